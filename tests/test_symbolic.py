@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import theorems
 from theorems.projection import GAUSSIAN, lambda_max_p_expr, lambda_min_p_expr
 from theorems.rac_lora import REDUCES_TO
-from theorems.symbols import L, T, Delta0, gamma, lambda_min_H, lambda_min_p, m, mu, n, p, r
+from theorems.symbols import Delta0, L, T, gamma, lambda_min_H, lambda_min_p, m, mu, n, p, r
 from verify import symbolic
 
 REGISTRY = theorems.registry()

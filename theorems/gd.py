@@ -5,7 +5,8 @@ Algorithm (THEOREMS.md §2.2, [C] from the authors' code): ``W^{t+1} = W^t − �
 
 Derivation of the one-step inequality (written out here, each step checked by ``verify.symbolic``):
 
-1. L-smoothness: :math:`f(W^{t+1}) \le f(W^t) - \gamma\langle\nabla f, \hat G\rangle + \tfrac{L\gamma^2}{2}\|\hat G\|^2`.
+1. L-smoothness:
+   :math:`f(W^{t+1}) \le f(W^t) - \gamma\langle\nabla f, \hat G\rangle + \tfrac{L\gamma^2}{2}\|\hat G\|^2`.
 2. Ĥ is a symmetric idempotent operator on (R^{m×n}, ⟨·,·⟩_F), so
    :math:`\langle\nabla f,\hat H\nabla f\rangle = \|\hat H\nabla f\|^2` and
    :math:`f(W^{t+1}) \le f(W^t) - \gamma(1 - L\gamma/2)\|\hat G\|^2`.

@@ -1,0 +1,334 @@
+r"""A check: a theorem × a problem × a sketch distribution × a run configuration → a verdict.
+
+1. :func:`prepare` resolves the ids, validates the configuration (:class:`~verify.errors.UserError` on
+   bad input), and instantiates the theorem's constants: ``L``, ``mu``, ``Delta0 = f(W^0) − f^*`` from
+   the problem's certified constants, ``lambda_min_p``/``lambda_max_p`` from the sketch's closed form or,
+   if it has none, from the Monte-Carlo interval at its conservative end (lower end of λ_min^p, upper end
+   of λ_max^p: the bound gets larger and the stepsize condition stricter).  ``gamma = gamma_factor ·
+   gamma_max`` must satisfy the stepsize condition unless ``outside_conditions`` is set.
+2. :func:`execute` runs R chains for T steps, forms the measure at log-spaced checkpoints, and decides
+   (:mod:`verify.stats`) against ``bound_scale · bound``; then the lemma-level one-step check
+   (:mod:`verify.lemma`).  A violated one-step inequality makes the check violated.
+3. If Assumption 1 fails (λ_min^p = 0, e.g. a degenerate sketch) the theorem does not apply: the runs
+   are still made and recorded (they stall), and the verdict is ``not_applicable``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+import theorems
+from theorems import Theorem
+from verify import problems, sketch, stats, symbolic
+from verify.errors import require
+from verify.estimators import ESTIMATORS
+from verify.lemma import LemmaResult, check_one_step
+from verify.measures import FIRST_T, measure_values
+from verify.projection import BernoulliProjector, estimate_lambda_p
+from verify.runner import Algorithm, run
+from verify.seeding import streams, task_seed
+from verify.stepsizes import ConstantStep
+
+#: Problem constant each assumption needs.
+NEEDS = {"smooth": "L", "lower_bounded": "f_star", "pl": "mu"}
+PLOT_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What to check.  ``runs`` is R (the CLI's ``--seeds``), ``iters`` is T."""
+
+    theorem: str
+    problem: str = "isotropic-quadratic"
+    sketch: str = "gaussian"
+    p: float = 0.5
+    r: int = 1
+    runs: int = 256
+    iters: int = 100
+    gamma_factor: float = 1.0
+    bound_scale: float = 1.0
+    lemma_states: int = 12
+    lemma_samples: int = 400
+    lambda_samples: int = 20000
+    outside_conditions: bool = False
+
+    def key(self) -> str:
+        """What identifies the random numbers of this check (``bound_scale`` is not part of it)."""
+        return (f"{self.theorem}|{self.problem}|{self.sketch}|p={self.p!r}|r={self.r}|runs={self.runs}"
+                f"|iters={self.iters}|gamma_factor={self.gamma_factor!r}|lemma={self.lemma_states}x"
+                f"{self.lemma_samples}|lambda={self.lambda_samples}")
+
+
+@dataclass(frozen=True)
+class ConstantValue:
+    """A constant used by a check and how it was obtained."""
+
+    value: float
+    how: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated check, ready to run: resolved objects and instantiated constants."""
+
+    spec: CheckSpec
+    theorem: Theorem
+    problem: Any
+    projector: BernoulliProjector
+    constants: dict[str, ConstantValue]
+    gamma: float
+    gamma_max: float
+    conditions_met: bool
+    applicable: bool
+    reason: str
+    lambda_estimated: bool
+
+
+def _theorem(theorem_id: str) -> Theorem:
+    known = theorems.registry()
+    require(theorem_id in known, f"unknown theorem id {theorem_id!r}; known: {', '.join(known)}")
+    return known[theorem_id]
+
+
+def _certifying(constant: str) -> list[str]:
+    """Built-in problem families whose default instance certifies ``constant``."""
+    return [name for name in problems.names() if constant in problems.make(name).constants]
+
+
+def _validate_spec(spec: CheckSpec) -> None:
+    require(0.0 <= spec.p <= 1.0, f"p = {spec.p} is outside [0, 1]")
+    require(spec.runs >= 2, f"seeds = {spec.runs}: need at least 2 runs for a confidence bound")
+    require(spec.iters >= 1, f"iters = {spec.iters}: need at least 1 iteration")
+    require(spec.gamma_factor > 0, f"gamma factor {spec.gamma_factor} must be > 0")
+    require(spec.bound_scale > 0, f"bound scale {spec.bound_scale} must be > 0")
+    require(spec.lemma_states >= 0, f"lemma states {spec.lemma_states} must be >= 0")
+    require(spec.lemma_samples >= 2, f"lemma samples {spec.lemma_samples} must be >= 2")
+
+
+def _lambda_constants(spec: CheckSpec, projector: BernoulliProjector, m: int, n: int,
+                      rng: np.random.Generator, delta: float) -> tuple[dict[str, ConstantValue], bool]:
+    closed = projector.lambda_closed_form(m, n)
+    if closed is not None:
+        how = f"closed form for {spec.sketch} sketches: p lambda(E H_B) + (1-p) lambda(E H_A)"
+        return {"lambda_min_p": ConstantValue(closed[0], how), "lambda_max_p": ConstantValue(closed[1], how)}, False
+    est = estimate_lambda_p(projector.left, projector.right, m, n, spec.r, spec.p, spec.lambda_samples, rng, delta)
+    how = (f"Monte Carlo, {spec.lambda_samples} sketches per side, matrix-Bernstein interval at level "
+           f"1-{delta:.2g}: conservative end used")
+    return {
+        "lambda_min_p": ConstantValue(est.lambda_min_p.lower, how),
+        "lambda_max_p": ConstantValue(est.lambda_max_p.upper, how),
+    }, True
+
+
+def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lambda_delta: float = 1e-4) -> Prepared:
+    """Validate ``spec`` and instantiate the theorem's constants (see the module docstring)."""
+    thm = _theorem(spec.theorem)
+    _validate_spec(spec)
+    problem = problems.make(spec.problem)
+    m, n = problem.shape
+    require(1 <= spec.r <= min(m, n), f"r = {spec.r} is outside [1, min(m, n)] = [1, {min(m, n)}]")
+    dist = sketch.make(spec.sketch)
+    projector = BernoulliProjector(p=spec.p, r=spec.r, left=dist, right=dist)
+
+    consts: dict[str, ConstantValue] = {}
+    for assumption in thm.assumptions:
+        name = NEEDS.get(assumption)
+        if name is None:
+            continue
+        require(name in problem.constants,
+                f"theorem {thm.id!r} needs the constant {name!r} ({assumption}), which problem "
+                f"{problem.name!r} does not certify; problems that do: {', '.join(_certifying(name))}")
+        c = problem.constants[name]
+        consts[name] = ConstantValue(float(c.value), f"{c.how} [{c.kind}]")
+    f_star = problem.constants["f_star"]
+    require(thm.measure != "gap_last" or f_star.kind == "exact",
+            f"theorem {thm.id!r} bounds f(W^T) - f^*, which needs the exact f^*; problem {problem.name!r} "
+            f"certifies only a lower bound")
+    f0 = float(problem.f(np.asarray(problem.W0, dtype=float)[None])[0])
+    consts["Delta0"] = ConstantValue(f0 - float(f_star.value), f"f(W0) - f_star ({f_star.kind} f_star)")
+
+    rng = lambda_rng if lambda_rng is not None else np.random.default_rng(task_seed(0, spec.key()))
+    lam, estimated = _lambda_constants(spec, projector, m, n, rng, lambda_delta)
+    consts.update(lam)
+    values = {k: v.value for k, v in consts.items()}
+
+    applicable = values["lambda_min_p"] > 0
+    if not applicable:
+        # The theorem says nothing; run at the stepsize it would give with lambda_min_p := lambda_max_p
+        # to show how the method behaves (it stalls in the directions the sketch never reaches).
+        gamma_max = symbolic.value(thm.gamma_max, {**values, "lambda_min_p": values["lambda_max_p"]})
+        reason = (f"lambda_min^p = {values['lambda_min_p']:.3g} is not positive for sketch {spec.sketch!r}: "
+                  "Assumption 1 (positive expected projection) fails, the theorem does not apply")
+        return Prepared(spec, thm, problem, projector, consts, spec.gamma_factor * gamma_max, gamma_max,
+                        False, False, reason, estimated)
+
+    gamma_max = symbolic.value(thm.gamma_max, values)
+    gamma = spec.gamma_factor * gamma_max
+    ok = symbolic.stepsize_satisfied(thm, {**values, "gamma": gamma})
+    require(ok or spec.outside_conditions,
+            f"gamma = {gamma:.6g} (factor {spec.gamma_factor}) violates the stepsize condition of {thm.id!r} "
+            f"({', '.join(str(c) for c in thm.stepsize_condition)}, gamma_max = {gamma_max:.6g}); "
+            "pass --outside-conditions to run it anyway")
+    return Prepared(spec, thm, problem, projector, consts, gamma, gamma_max, ok, True, "", estimated)
+
+
+@dataclass
+class CheckResult:
+    """Everything a check measured; :meth:`to_dict` is its ``results.json`` record."""
+
+    theorem: str
+    paper_ref: str
+    provenance: dict[str, str]
+    measure: str
+    bound_latex: str
+    problem: str
+    problem_params: dict[str, Any]
+    sketch: str
+    p: float
+    r: int
+    shape: tuple[int, int]
+    verdict: str
+    reason: str
+    slack: float | None
+    slack_T: int | None
+    slack_interval: tuple[float, float] | None
+    attained: bool
+    gamma: float
+    gamma_max: float
+    gamma_factor: float
+    conditions_met: bool
+    applicable: bool
+    seeds: int
+    iters: int
+    alpha: float
+    alpha_each: float
+    bound_scale: float
+    root_seed: int
+    spawn_key: list[int]
+    constants: dict[str, dict[str, Any]]
+    checkpoints: list[int]
+    observed_mean: list[float]
+    ci_lower: list[float]
+    ci_upper: list[float]
+    bound: list[float]
+    diverged_at: int | None
+    lemma: dict[str, Any] | None
+    timings: dict[str, float]
+    curve: dict[str, list] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
+        return _json_safe(asdict(self))
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm | None = None) -> CheckResult:
+    """Run a prepared check; ``alpha`` is this check's share of the family-wise level.
+
+    ``algorithm`` replaces the theorem's algorithm (used by mutation tests to show a broken
+    algorithm is caught).
+    """
+    spec, thm, problem = prep.spec, prep.theorem, prep.problem
+    t0 = time.perf_counter()
+    seed = task_seed(root_seed, spec.key())
+    rngs = streams(seed, ("runs", "lemma"))
+    T = spec.iters
+    checkpoints = stats.log_grid(T, start=max(FIRST_T[thm.measure], 1))
+    n_tests = len(checkpoints) + spec.lemma_states + (1 if prep.lambda_estimated else 0)
+    alpha_each = alpha / n_tests
+    snapshot_at = np.unique(np.round(np.linspace(0, T - 1, num=min(4, T))).astype(int)).tolist()
+    if algorithm is None:
+        algorithm = Algorithm(ESTIMATORS["gd"](), prep.projector,
+                              ConstantStep(prep.gamma))
+    trace = run(problem, algorithm, spec.runs, T, rngs["runs"], snapshot_at if prep.applicable else ())
+    t_run = time.perf_counter() - t0
+
+    f_star = float(problem.constants["f_star"].value)
+    X = measure_values(thm.measure, trace, checkpoints, f_star)
+    plot_T = np.arange(1, T + 1) if T <= PLOT_POINTS else stats.log_grid(T, PLOT_POINTS)
+    if thm.measure == "gap_last":
+        plot_T = np.concatenate([[0], plot_T])
+    X_plot = measure_values(thm.measure, trace, plot_T, f_star)
+    values = {k: v.value for k, v in prep.constants.items()}
+    values["gamma"] = prep.gamma
+
+    bounds = stats.mean_bounds(np.where(np.isfinite(X), X, np.nan), alpha_each)
+    plot_bounds = stats.mean_bounds(X_plot, alpha_each)
+    diverged = stats.first_nonfinite_step(trace.f)
+    lemma: LemmaResult | None = None
+    if not prep.applicable:
+        bound_vals = np.full(len(checkpoints), np.nan)
+        bound_plot = np.full(len(plot_T), np.nan)
+        verdict = stats.Verdict("not_applicable", None, prep.reason)
+        slk = None
+        attained = False
+    else:
+        bound_vals = spec.bound_scale * symbolic.evaluate(thm.bound, values, checkpoints)
+        bound_plot = spec.bound_scale * symbolic.evaluate(thm.bound, values, plot_T)
+        if diverged is not None:
+            verdict = stats.Verdict("violated", None, f"divergence: non-finite f at step {diverged}")
+        else:
+            verdict = stats.decide(bounds, bound_vals)
+        slk = stats.slack(bounds, bound_vals)
+        attained = verdict.verdict == "inconclusive" and slk.interval[0] <= 1.0 <= slk.interval[1]
+        if attained:
+            verdict = stats.Verdict("inconclusive", slk.index,
+                                    f"bound attained: bound/mean = {slk.value:.4f}, confidence interval "
+                                    f"[{slk.interval[0]:.4f}, {slk.interval[1]:.4f}] contains 1")
+        if spec.lemma_states > 0 and diverged is None:
+            coeffs = tuple(symbolic.value(e, values) for e in (thm.one_step.a, thm.one_step.c, thm.one_step.d))
+            lemma = check_one_step(problem, algorithm, trace, coeffs, f_star, spec.lemma_states,
+                                   spec.lemma_samples, rngs["lemma"], alpha_each)
+            if lemma.verdict == "violated" and verdict.verdict != "violated":
+                verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma.reason}")
+    t_total = time.perf_counter() - t0
+    m, n = problem.shape
+    sample_runs = X_plot[: min(5, spec.runs)]
+    return CheckResult(
+        theorem=thm.id, paper_ref=thm.paper_ref,
+        provenance={"tag": thm.provenance.tag, "source": thm.provenance.source},
+        measure=thm.measure, bound_latex=thm.statement,
+        problem=spec.problem, problem_params=dict(problem.params), sketch=spec.sketch, p=spec.p, r=spec.r,
+        shape=(m, n), verdict=verdict.verdict,
+        reason=verdict.reason + ("" if verdict.index is None else f" (T = {int(checkpoints[verdict.index])})"),
+        slack=None if slk is None else _finite_or_none(slk.value),
+        slack_T=None if slk is None else int(checkpoints[slk.index]),
+        slack_interval=None if slk is None else slk.interval, attained=attained,
+        gamma=prep.gamma, gamma_max=prep.gamma_max, gamma_factor=spec.gamma_factor,
+        conditions_met=prep.conditions_met, applicable=prep.applicable,
+        seeds=spec.runs, iters=T, alpha=alpha, alpha_each=alpha_each, bound_scale=spec.bound_scale,
+        root_seed=root_seed, spawn_key=list(seed.spawn_key),
+        constants={k: {"value": v.value, "how": v.how} for k, v in prep.constants.items()},
+        checkpoints=checkpoints.tolist(), observed_mean=bounds.mean.tolist(),
+        ci_lower=bounds.lower.tolist(), ci_upper=bounds.upper.tolist(), bound=bound_vals.tolist(),
+        diverged_at=diverged,
+        lemma=None if lemma is None else asdict(lemma),
+        timings={"runs_s": t_run, "total_s": t_total},
+        curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
+               "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
+               "runs": sample_runs.tolist()},
+    )
+
+
+def with_scale(spec: CheckSpec, bound_scale: float) -> CheckSpec:
+    """The same check (same random numbers) against the bound multiplied by ``bound_scale``."""
+    return replace(spec, bound_scale=bound_scale)

@@ -1,0 +1,203 @@
+"""The ``verify`` command line.
+
+Exit status: 0 when no check is violated, 1 when a check inside its theorem's conditions is violated,
+2 on bad input (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+import theorems
+from verify import sketch as sketch_mod
+from verify.errors import UserError, require
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+    return parse
+
+
+def _float(name: str):
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not np.isfinite(x):
+            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
+        return x
+    return parse
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    reg = theorems.registry()
+    if args.json:
+        print(json.dumps([{"id": t.id, "paper_ref": t.paper_ref, "title": t.title, "setting": t.setting,
+                           "provenance": t.provenance.tag, "measure": t.measure} for t in reg.values()], indent=1))
+        return EXIT_OK
+    width = max(len(i) for i in reg)
+    for t in reg.values():
+        print(f"{t.id:<{width}}  {t.paper_ref:<24} {t.provenance.tag:<13} {t.title}")
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from verify import symbolic
+
+    reg = theorems.registry()
+    require(args.id in reg, f"unknown theorem id {args.id!r}; known: {', '.join(reg)}")
+    t = reg[args.id]
+    print(f"{t.id}: {t.title} ({t.paper_ref})")
+    print(f"provenance: {t.provenance.tag} - {t.provenance.source}")
+    print(f"setting: {t.setting}; assumptions: {', '.join(t.assumptions)}; method: {t.method}")
+    print(f"stepsize condition: {', '.join(str(c) for c in t.stepsize_condition)}   (gamma_max = {t.gamma_max})")
+    print(f"measure: {t.measure}")
+    print(f"bound: {t.bound}")
+    print(f"LaTeX: {t.statement}")
+    s = t.one_step
+    print(f"one step: E_t[Phi_(t+1)] <= ({s.a}) Phi_t - ({s.c}) ||grad f||^2 + ({s.d}),  Phi = {s.lyapunov}")
+    proofs = symbolic.all_proofs(t)
+    print(f"symbolic checks: {sum(p.ok for p in proofs)}/{len(proofs)} proved")
+    for p in proofs:
+        print(f"  [{'ok' if p.ok else 'FAILED'}] {p.name}")
+    return EXIT_OK
+
+
+def _cmd_lambda(args: argparse.Namespace) -> int:
+    from verify.projection import BernoulliProjector, estimate_lambda_p
+
+    require(0.0 <= args.p <= 1.0, f"p = {args.p} is outside [0, 1]")
+    require(args.m >= 1 and args.n >= 1, f"m = {args.m}, n = {args.n}: both must be >= 1")
+    require(1 <= args.r <= min(args.m, args.n), f"r = {args.r} is outside [1, min(m, n)] = [1, {min(args.m, args.n)}]")
+    require(args.samples >= 2, f"samples = {args.samples} must be >= 2")
+    require(0 < args.delta < 1, f"delta = {args.delta} is outside (0, 1)")
+    dist = sketch_mod.make(args.sketch)
+    rng = np.random.default_rng(np.random.SeedSequence(args.seed))
+    est = estimate_lambda_p(dist, dist, args.m, args.n, args.r, args.p, args.samples, rng, args.delta)
+    closed = BernoulliProjector(p=args.p, r=args.r, left=dist, right=dist).lambda_closed_form(args.m, args.n)
+    out = {
+        "lambda_min_p": {"estimate": est.lambda_min_p.estimate, "ci": [est.lambda_min_p.lower, est.lambda_min_p.upper]},
+        "lambda_max_p": {"estimate": est.lambda_max_p.estimate, "ci": [est.lambda_max_p.lower, est.lambda_max_p.upper]},
+        "closed_form": None if closed is None else {"lambda_min_p": closed[0], "lambda_max_p": closed[1]},
+        "samples": args.samples, "confidence": 1 - args.delta, "method": est.method,
+    }
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return EXIT_OK
+    for key in ("lambda_min_p", "lambda_max_p"):
+        lo, hi = out[key]["ci"]
+        cf = "" if closed is None else f"   closed form {out['closed_form'][key]:.6g}"
+        print(f"{key}: {out[key]['estimate']:.6g}  [{lo:.6g}, {hi:.6g}] at {100 * (1 - args.delta):g}%{cf}")
+    print(f"method: {est.method}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from verify import report, suite
+
+    out = Path(args.out)
+    report.ensure_writable(out)
+    specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, runs=args.seeds, iters=args.iters,
+                         p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
+                         outside_conditions=args.outside_conditions or None)
+    results = suite.run_checks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr)
+    report.write_report(out, results, seed=args.seed, alpha=args.alpha)
+    _print_summary(results)
+    print(f"report: {out / 'index.md'}   results: {out / 'results.json'}")
+    violated = [r for r in results if r.verdict == "violated" and r.conditions_met]
+    return EXIT_VIOLATED if violated else EXIT_OK
+
+
+def _print_summary(results: Sequence) -> None:
+    from verify.report import verdict_label
+
+    header = f"{'theorem':<8} {'problem':<24} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
+             f"{'slack':>8} {'one-step':<13} {'time':>6}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        slack = "-" if r.slack is None else f"{r.slack:.3g}"
+        lemma = "-" if r.lemma is None else r.lemma["verdict"]
+        print(f"{r.theorem:<8} {r.problem:<24} {r.sketch:<16} {r.p:>5g} {r.r:>3} {r.gamma:>10.4g} "
+              f"{verdict_label(r):<23} {slack:>8} {lemma:<13} {r.timings['total_s']:>5.1f}s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="verify", description="Numerical verification of the Bernoulli-LoRA theorems.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p_list = sub.add_parser("list", help="list the theorems")
+    p_list.add_argument("--json", action="store_true")
+    p_list.set_defaults(func=_cmd_list)
+
+    p_show = sub.add_parser("show", help="show one theorem and its symbolic checks")
+    p_show.add_argument("id")
+    p_show.set_defaults(func=_cmd_show)
+
+    p_run = sub.add_parser("run", help="run theorem checks and write a report")
+    p_run.add_argument("ids", nargs="*", help="theorem ids (default: all)")
+    p_run.add_argument("--problem", help="problem spec NAME[:key=value,...] for every selected check")
+    p_run.add_argument("--sketch", help="sketch distribution for every selected check")
+    p_run.add_argument("--seeds", type=_positive_int("--seeds"), help="number of independent runs R")
+    p_run.add_argument("--iters", type=_positive_int("--iters"), help="iterations T")
+    p_run.add_argument("--p", type=_float("--p"), help="probability of the left sketch")
+    p_run.add_argument("--r", type=_positive_int("--r"), help="sketch rank")
+    p_run.add_argument("--gamma-factor", type=_float("--gamma-factor"), help="gamma = factor x gamma_max")
+    p_run.add_argument("--outside-conditions", action="store_true",
+                       help="run even if gamma violates the stepsize condition (results are marked)")
+    p_run.add_argument("--bound-scale", type=_float("--bound-scale"), default=1.0,
+                       help="multiply every bound by S (S < slack should turn a check to violated)")
+    p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
+    p_run.add_argument("--seed", type=_positive_int("--seed"), default=0, help="root seed")
+    p_run.add_argument("--out", default="verify-report", help="output folder")
+    p_run.set_defaults(func=_cmd_run)
+
+    p_lam = sub.add_parser("lambda", help="estimate lambda_min^p and lambda_max^p of a sketch distribution")
+    p_lam.add_argument("--sketch", default="gaussian")
+    p_lam.add_argument("--m", type=_positive_int("--m"), required=True)
+    p_lam.add_argument("--n", type=_positive_int("--n"), required=True)
+    p_lam.add_argument("--r", type=_positive_int("--r"), required=True)
+    p_lam.add_argument("--p", type=_float("--p"), default=0.5)
+    p_lam.add_argument("--samples", type=_positive_int("--samples"), default=20000)
+    p_lam.add_argument("--delta", type=_float("--delta"), default=1e-3, help="1 - confidence level")
+    p_lam.add_argument("--seed", type=_positive_int("--seed"), default=0)
+    p_lam.add_argument("--json", action="store_true")
+    p_lam.set_defaults(func=_cmd_lambda)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``verify`` console script; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
+            raise UserError(f"--seed {args.seed} must be >= 0")
+        return args.func(args)
+    except UserError as exc:
+        print(f"verify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("verify: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

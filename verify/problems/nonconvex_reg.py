@@ -1,0 +1,215 @@
+"""The paper's §7.1 problem: linear regression plus the non-convex regulariser ``lam Σ x²/(1+x²)``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg
+
+from verify.errors import UserError
+from verify.problems import _validate as v
+from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.synthetic import low_rank_regression, rescale_globally, standardize_columns
+
+NAME = "nonconvex-reg"
+PRETRAIN_MAX_ITERS = 10_000
+PRETRAIN_TOL = 1e-8
+
+
+def regularizer_grad(x: np.ndarray) -> np.ndarray:
+    """``φ'(x) = 2x/(1+x²)²`` entrywise, for ``φ(x) = x²/(1+x²)``."""
+    return 2.0 * x / (1.0 + x * x) ** 2
+
+
+def regularizer_hess(x: np.ndarray) -> np.ndarray:
+    """``φ''(x) = 2(1−3x²)/(1+x²)³`` entrywise; its range over ``R`` is ``[−1/2, 2]``.
+
+    The maximum 2 is at ``x = 0``, the minimum ``−1/2`` at ``x² = 1``.
+    """
+    x2 = x * x
+    return 2.0 * (1.0 - 3.0 * x2) / (1.0 + x2) ** 3
+
+
+@dataclass(frozen=True, eq=False)
+class NonconvexReg:
+    """``f(x) = ‖Ax − b‖²/(2N) + lam Σ_j x_j²/(1+x_j²)``, ``x = vec(W)`` (row-major), ``d = m n``.
+
+    Notes
+    -----
+    The oracles use the Gram form (cost ``O(d²)`` per run, independent of ``N``): with the thin QR
+    ``A = QR`` and ``x̂`` a least-squares solution (``Rᵀ(Rx̂ − Qᵀb) = 0``),
+
+    .. math:: \\frac{\\|Ax-b\\|^2}{2N} = f_{LS}^* + \\frac{\\|R(x-\\hat x)\\|^2}{2N}, \\qquad
+              \\nabla f(x) = \\frac{A^\\top A}{N}(x - \\hat x) + 2\\lambda \\frac{x}{(1+x^2)^2},
+
+    where ``A^T A / N = R^T R / N = G`` and ``f_LS* = min ‖Ax − b‖²/(2N)``.  The Hessian is
+    ``G + diag(2 lam (1−3x²)/(1+x²)³)`` with the diagonal in ``[−lam/2, 2 lam]``, so
+    ``sup_x ‖∇²f(x)‖ = λ_max(G) + 2 lam`` (attained at ``x = 0``; the most negative eigenvalue is
+    ``>= −lam/2``): this is ``L``, exact.  ``f ≥ f_LS*`` because the regulariser is non-negative, so
+    ``f_star = f_LS*`` is a certified lower bound on ``inf f``.  No PŁ constant is certified.
+    """
+
+    A: np.ndarray
+    b: np.ndarray
+    G: np.ndarray
+    x_hat: np.ndarray
+    lam: float
+    f_star: float
+    W0: np.ndarray
+    params: Mapping[str, object]
+    constants: Mapping[str, Constant]
+    root: np.ndarray = field(repr=False)
+    name: str = NAME
+    shape: tuple[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(self.W0.shape))
+
+    def f(self, W: np.ndarray) -> np.ndarray:
+        """``f(W) = f_LS* + ½‖(R/√N)(x − x̂)‖² + lam Σ x²/(1+x²)``: ``(R, m, n) → (R,)``."""
+        x = as_batch(W, self.shape, f"{self.name}.f").reshape(len(W), -1)
+        Z = (x - self.x_hat) @ self.root.T
+        x2 = x * x
+        return self.f_star + 0.5 * np.einsum("ri,ri->r", Z, Z) + self.lam * np.sum(x2 / (1.0 + x2), axis=1)
+
+    def grad(self, W: np.ndarray) -> np.ndarray:
+        """``∇f(W) = G(x − x̂) + lam·2x/(1+x²)²`` reshaped to ``(R, m, n)``."""
+        x = as_batch(W, self.shape, f"{self.name}.grad").reshape(len(W), -1)
+        g = (x - self.x_hat) @ self.G + self.lam * regularizer_grad(x)
+        return g.reshape((len(x), *self.shape))
+
+
+def _pretrained_point(
+    G: np.ndarray, h: np.ndarray, lam: float, x: np.ndarray
+) -> tuple[np.ndarray, int, float]:
+    """GD with step ``1/L``, ``L = λ_max(G) + 2 lam``, on ``½xᵀGx − hᵀx + lam Σ x²/(1+x²)``.
+
+    Stops after ``PRETRAIN_MAX_ITERS`` steps or when ``‖∇‖² < PRETRAIN_TOL``.  Returns the point, the
+    number of steps taken and the final ``‖∇‖²``.
+    """
+    step = 1.0 / (np.linalg.eigvalsh(G)[-1] + 2.0 * lam)
+    for it in range(PRETRAIN_MAX_ITERS + 1):
+        g = G @ x - h + lam * regularizer_grad(x)
+        gsq = float(g @ g)
+        if gsq < PRETRAIN_TOL or it == PRETRAIN_MAX_ITERS:
+            return x, it, gsq
+        x = x - step * g
+    raise AssertionError("unreachable")
+
+
+def nonconvex_reg(
+    m: int = 8, n: int = 8, N: int = 256, effective_rank: float | str = "auto", tail_strength: float = 0.9,
+    noise: float = 50.0, lam: float | str = "auto", seed: int = 0,
+) -> NonconvexReg:
+    """The §7.1 fine-tuning problem ``‖Ax − b‖²/(2N) + lam Σ x_j²/(1+x_j²)`` on ``W ∈ R^{m×n}``.
+
+    The paper's size is ``m = n = 64, N = 10000`` (and it used ``effective_rank = 32``).
+
+    Parameters
+    ----------
+    m, n : int
+        Shape of ``W`` (``>= 1``); ``d = m n``.
+    N : int
+        Fine-tuning samples (``>= 2``: the global rescaling needs a non-constant ``b``).
+    effective_rank : float or "auto"
+        Width of the singular profile of ``A`` (``> 0``); ``"auto"`` is ``max(1, d // 8)``.
+    tail_strength : float
+        Weight of the slowly decaying tail of the profile, in ``[0, 1]``.
+    noise : float
+        Standard deviation of the noise added to ``b`` before rescaling, in ``make_regression`` units
+        (``>= 0``).  The paper's value 50 makes ``b`` mostly noise: the signal ``A w`` has per-sample
+        standard deviation of order ``100 sqrt(Σ s_i²/(3N))``, a few units at the paper's size.
+    lam : float or "auto"
+        Regularisation weight (``>= 0``); ``"auto"`` is ``λ_max(AᵀA/N)``, as in the authors' code.
+    seed : int
+        ``SeedSequence(seed).spawn(3)`` gives the streams of the fine-tuning data, the pre-training
+        data and the pre-training GD start.
+
+    Returns
+    -------
+    NonconvexReg
+        Data: ``A = U diag(s) Vᵀ`` (:func:`~verify.problems.synthetic.low_rank_regression`, ``d // 2``
+        informative coefficients, bias 10), then ``A`` and ``b`` rescaled globally to mean 1 and standard
+        deviation 2, as the paper's fine-tuning set.  ``W0`` is the approximate minimiser of a
+        pre-training loss of the same form (``N`` samples, effective rank ``2 × effective_rank`` as in the
+        paper's 64 vs 32, tail 0.8, noise 20, no bias, all coefficients informative, ``A`` standardised
+        per column and ``b`` standardised, ``lam = λ_max``), found by GD with step ``1/L_pre`` from a
+        standard normal start for at most 10000 steps or until ``‖∇‖² < 1e−8``.
+        Constants: ``L = λ_max(AᵀA/N) + 2 lam`` (exact), ``f_star = min ‖Ax − b‖²/(2N)`` (lower).
+    """
+    m = v.integer(NAME, "m", m, 1)
+    n = v.integer(NAME, "n", n, 1)
+    N = v.integer(NAME, "N", N, 2)
+    d = m * n
+    if effective_rank == "auto":
+        effective_rank = max(1, d // 8)
+    elif isinstance(effective_rank, str):
+        raise UserError(f"{NAME}: effective_rank={effective_rank!r} is not allowed; "
+                        "effective_rank must be 'auto' or a finite number > 0")
+    else:
+        effective_rank = v.real(NAME, "effective_rank", effective_rank, 0.0, strict=True)
+    tail_strength = v.real(NAME, "tail_strength", tail_strength, 0.0, maximum=1.0)
+    noise = v.real(NAME, "noise", noise, 0.0)
+    if isinstance(lam, str) and lam != "auto":
+        raise UserError(f"{NAME}: lam={lam!r} is not allowed; lam must be 'auto' or a finite number >= 0")
+    lam_rule = "auto" if lam == "auto" else "given"
+    if lam_rule == "given":
+        lam = v.real(NAME, "lam", lam, 0.0)
+    seed = v.integer(NAME, "seed", seed, 0)
+    ft_seq, pre_seq, start_seq = np.random.SeedSequence(seed).spawn(3)
+
+    # Pre-training data and W0.
+    pre_rank = 2 * effective_rank
+    A_pre, b_pre, _ = low_rank_regression(
+        np.random.default_rng(pre_seq), N, d, pre_rank, 0.8, informative=d, noise=20.0, bias=0.0)
+    A_pre = standardize_columns(A_pre)
+    b_pre = standardize_columns(b_pre[:, None])[:, 0]
+    G_pre = A_pre.T @ A_pre / N
+    G_pre = 0.5 * (G_pre + G_pre.T)
+    h_pre = A_pre.T @ b_pre / N
+    del A_pre, b_pre
+    lam_pre = float(np.linalg.eigvalsh(G_pre)[-1])
+    x0 = np.random.default_rng(start_seq).standard_normal(d)
+    x_pre, pre_iters, pre_gsq = _pretrained_point(G_pre, h_pre, lam_pre, x0)
+
+    # Fine-tuning data and its Gram form.
+    A, b, _ = low_rank_regression(
+        np.random.default_rng(ft_seq), N, d, effective_rank, tail_strength, informative=max(1, d // 2),
+        noise=noise, bias=10.0)
+    A = rescale_globally(A, 1.0, 2.0)
+    b = rescale_globally(b, 1.0, 2.0)
+    Q, R = np.linalg.qr(A)
+    c = Q.T @ b
+    rho = float(np.sum((b - Q @ c) ** 2))
+    del Q
+    x_hat = scipy.linalg.lstsq(R, c, lapack_driver="gelsy", check_finite=False)[0]  # rank-revealing QR
+    f_star = (rho + float(np.sum((R @ x_hat - c) ** 2))) / (2 * N)
+    G = R.T @ R / N
+    G = 0.5 * (G + G.T)
+    lam_max = float(np.linalg.eigvalsh(G)[-1])
+    if lam_rule == "auto":
+        lam = lam_max
+    L = lam_max + 2.0 * lam
+
+    constants = {
+        "L": Constant(L, "closed form: lambda_max(A^T A / N) (eigvalsh) + 2 lam; the regulariser's Hessian "
+                         "diag(2 lam (1-3x^2)/(1+x^2)^3) lies in [-lam/2, 2 lam], so this is sup ||Hess f||, "
+                         "attained at x = 0"),
+        "f_star": Constant(f_star, "min ||Ax - b||^2 / (2N) (thin QR, then lstsq by rank-revealing QR); "
+                                   "a lower bound on inf f because the regulariser is >= 0", kind="lower"),
+    }
+    params = {
+        "m": m, "n": n, "N": N, "d": d, "effective_rank": effective_rank, "tail_strength": tail_strength,
+        "noise": noise, "lam": lam, "lam_rule": lam_rule, "seed": seed, "informative": max(1, d // 2),
+        "bias": 10.0, "rescale": "A and b globally to mean 1.0, std 2.0",
+        "pretrain_N": N, "pretrain_effective_rank": pre_rank, "pretrain_tail_strength": 0.8,
+        "pretrain_noise": 20.0, "pretrain_lam": lam_pre, "pretrain_iters": pre_iters,
+        "pretrain_grad_sq": pre_gsq,
+        "streams": "SeedSequence(seed).spawn(3): fine-tuning data, pre-training data, pre-training GD start",
+    }
+    return NonconvexReg(
+        A=frozen(A), b=frozen(b), G=frozen(G), x_hat=frozen(x_hat), lam=lam, f_star=f_star,
+        W0=frozen(x_pre.reshape(m, n)), params=params, constants=constants, root=frozen(R / np.sqrt(N)),
+    )

@@ -1,0 +1,85 @@
+r"""The one generic Bernoulli-LoRA loop, batched over R runs.
+
+Each step (DESIGN.md, "The algorithm"):
+
+.. math:: W^{t+1} = W^t - \gamma_t\,\hat G^t,\qquad
+          \hat G^t = \begin{cases} H_B^t G^t & c^t = 1\ (\text{prob. } p)\\ G^t H_A^t & c^t = 0\end{cases}
+
+where ``G^t`` comes from an estimator, the projection from a :class:`~verify.projection.BernoulliProjector`
+(thin orthonormal bases, ``Q (Qᵀ G)``, never an m×m matrix) and ``gamma_t`` from a stepsize rule.  All R
+runs advance together; arrays are (R, m, n).  The trace records ``f(W^t)`` and ``‖∇f(W^t)‖²`` for every
+t = 0..T so that every measure can be formed at every T' <= T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from verify.estimators import Estimator, State
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A Bernoulli-LoRA method: an estimator, a sketch projector and a stepsize rule."""
+
+    estimator: Estimator
+    projector: Any
+    stepsize: Any
+
+    def step(self, problem: Any, t: int, W: np.ndarray, state: State,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, State]:
+        """One step for all runs: returns ``(W^{t+1}, ∇f(W^{t+1}), estimator state)``."""
+        R, m, n = W.shape
+        G = self.estimator.direction(state)
+        G_hat = self.projector.apply(self.projector.draw(rng, R, m, n), G)
+        W_new = W - self.stepsize(t, W, G) * G_hat
+        grad_new = problem.grad(W_new)
+        return W_new, grad_new, self.estimator.update(state, problem, W_new, grad_new, W, rng)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-run trajectories: ``f`` and ``grad_sq`` of shape (R, T+1); ``snapshots[t] = (W^t, state)``."""
+
+    f: np.ndarray
+    grad_sq: np.ndarray
+    snapshots: dict[int, tuple[np.ndarray, State]] = field(repr=False)
+
+    @property
+    def iters(self) -> int:
+        return self.f.shape[1] - 1
+
+
+def grad_sq_norm(G: np.ndarray) -> np.ndarray:
+    """Squared Frobenius norm of each run's matrix: (R, m, n) -> (R,)."""
+    return np.einsum("rij,rij->r", G, G)
+
+
+def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.random.Generator,
+        snapshot_at: Iterable[int] = ()) -> Trace:
+    """Run ``runs`` independent chains of ``iters`` steps from ``problem.W0``.
+
+    Runs that diverge keep producing NaN/Inf; the verdict reports the first non-finite step.
+    """
+    m, n = problem.shape
+    W = np.broadcast_to(np.asarray(problem.W0, dtype=float), (runs, m, n)).copy()
+    grad = problem.grad(W)
+    state = algorithm.estimator.init(problem, W, grad, rng)
+    f_tr = np.empty((runs, iters + 1))
+    g_tr = np.empty((runs, iters + 1))
+    wanted = set(snapshot_at)
+    snapshots: dict[int, tuple[np.ndarray, State]] = {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(iters + 1):
+            f_tr[:, t] = problem.f(W)
+            g_tr[:, t] = grad_sq_norm(grad)
+            if t in wanted:
+                snapshots[t] = (W, state)
+            if t == iters:
+                break
+            W, grad, state = algorithm.step(problem, t, W, state, rng)
+    return Trace(f_tr, g_tr, snapshots)
