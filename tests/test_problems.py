@@ -10,6 +10,7 @@ import pytest
 
 from verify.errors import UserError
 from verify.problems import (
+    CONSTANT_KEYS,
     Constant,
     Problem,
     describe,
@@ -28,6 +29,16 @@ SPECS = [
     "least-squares:m=1,n=4,N=3,kappa=1,noise=1.0",
     "nonconvex-reg",
     "nonconvex-reg:m=3,n=5,N=40,lam=0.5,noise=1.0,effective_rank=2.5,seed=7",
+    "isotropic-quadratic:m=3,n=2,sigma=0.7,seed=1",
+    "least-squares:m=4,n=3,N=9,sigma=0.5,seed=5",
+    "pl-sine",
+    "pl-sine:m=3,n=4,cond=5,seed=2",
+    "federated-ls",
+    "federated-ls:m=3,n=2,M=3,N_i=5,kappa=2,hetero=0,noise=0,seed=1",
+    "l1-regression",
+    "l1-regression:m=3,n=2,N=6,seed=4",
+    "norm-distance",
+    "norm-distance:m=2,n=5,L0=3,seed=1",
 ]
 
 
@@ -72,7 +83,17 @@ def test_shapes_types_and_records(spec):
     assert p.W0.shape == (m, n) and not p.W0.flags.writeable
     assert p.f(W).shape == (4,) and p.f(W).dtype == np.float64
     assert p.grad(W).shape == (4, m, n) and p.grad(W).dtype == np.float64
-    assert set(p.constants) <= {"L", "mu", "f_star"} and {"L", "f_star"} <= set(p.constants)
+    keys = set(p.constants)
+    assert keys <= set(CONSTANT_KEYS) and "f_star" in keys
+    # Smooth problems certify L; non-smooth ones L0 and R0 instead, with the closest minimiser W_star.
+    assert ("L" in keys) != ({"L0", "R0"} <= keys)
+    if "L0" in keys:
+        assert p.W_star.shape == (m, n) and p.constants["f_star"].kind == "exact"
+    # Each optional oracle comes with its constants, and only with them.
+    assert hasattr(p, "stochastic_grad") == hasattr(p, "sample_xi") == ({"var_A", "var_C", "Lms"} <= keys)
+    assert ("sigma2" in keys) <= hasattr(p, "stochastic_grad")
+    assert hasattr(p, "client_grads") == hasattr(p, "clients") == ({"L_tilde", "Delta_inf"} <= keys)
+    assert ("L_max" in keys) == (hasattr(p, "N") or hasattr(p, "clients"))
     assert all(isinstance(c, Constant) and c.how for c in p.constants.values())
     json.dumps(dict(p.params))
     with pytest.raises(ValueError, match=r"expected a batch of shape"):
@@ -316,11 +337,12 @@ def test_regularizer_curvature_lies_in_minus_half_to_two():
 
 
 def test_names_and_describe():
-    assert names() == ["isotropic-quadratic", "least-squares", "nonconvex-reg"]
+    assert names() == ["isotropic-quadratic", "least-squares", "nonconvex-reg", "pl-sine", "federated-ls",
+                       "l1-regression", "norm-distance"]
     for name in names():
         line = describe(name)
         assert "\n" not in line and line.startswith(name + ":") and "Defaults:" in line
-    assert "m=12, n=8, N=48, kappa=10.0, L=1.0, spectrum=geometric, noise=0.0, seed=0" in describe(
+    assert "m=12, n=8, N=48, kappa=10.0, L=1.0, spectrum=geometric, noise=0.0, sigma=0.0, seed=0" in describe(
         "least-squares")
     assert "m=8, n=8, N=256" in describe("nonconvex-reg") and "lam=auto" in describe("nonconvex-reg")
     with pytest.raises(UserError, match="nope"):
@@ -361,6 +383,19 @@ def test_make_parses_values():
         ("nonconvex-reg:effective_rank=0", ["effective_rank=0", "> 0"]),
         ("nonconvex-reg:N=1", ["N=1", ">= 2"]),
         ("nonconvex-reg:kappa=3", ["'kappa'", "lam", "effective_rank"]),
+        ("least-squares:sigma=-1", ["sigma=-1", ">= 0"]),
+        ("isotropic-quadratic:sigma=inf", ["sigma=inf", "finite"]),
+        ("pl-sine:cond=0.5", ["cond=0.5", ">= 1.0"]),
+        ("pl-sine:m=1,cond=2", ["cond=2", "m=1"]),
+        ("federated-ls:M=0", ["M=0", ">= 1"]),
+        ("federated-ls:m=5,N_i=4", ["N_i=4", "m=5"]),
+        ("federated-ls:hetero=-0.5", ["hetero=-0.5", ">= 0"]),
+        ("federated-ls:kappa=0.9", ["kappa=0.9", ">= 1.0"]),
+        ("federated-ls:noise=x", ["noise='x'", "finite number"]),
+        ("l1-regression:m=2,n=3,N=7", ["N=7", "m*n=6"]),
+        ("l1-regression:N=0", ["N=0", ">= 1"]),
+        ("norm-distance:L0=0", ["L0=0", "> 0"]),
+        ("norm-distance:sigma=1", ["'sigma'", "L0"]),
     ],
 )
 def test_make_rejects_bad_specs_with_a_one_line_message(spec, needles):

@@ -5,10 +5,10 @@ This package imports sympy only.  ``registry()`` maps each theorem id to its :cl
 
 from __future__ import annotations
 
-from theorems import gd
+from theorems import ef21, gd, marina, mvr, nonsmooth, page, qgd, sgd
 from theorems.record import ASSUMPTIONS, MEASURES, OneStep, Provenance, Theorem
 
-_MODULES = (gd,)
+_MODULES = (gd, sgd, mvr, page, qgd, marina, ef21, nonsmooth)
 
 
 def registry() -> dict[str, Theorem]:

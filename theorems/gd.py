@@ -35,18 +35,23 @@ from __future__ import annotations
 
 import sympy as sp
 
+from theorems.lemmas import DESCENT_BIASED
 from theorems.record import OneStep, Provenance, Theorem
-from theorems.symbols import Delta0, L, T, gamma, lambda_min_p, mu
+from theorems.symbols import Delta0, L, T, delta_t, err_t, gamma, grad_sq, lambda_min_p, mu
 
 _c_raw = gamma * lambda_min_p * (1 - L * gamma / 2)
 _c = gamma * lambda_min_p / 2
 
 _ONE_STEP = OneStep(
     lyapunov="f(W^t) - f^*",
+    phi=delta_t,
+    k=sp.Integer(0),
     a=sp.Integer(1),
     c=_c,
     d=sp.Integer(0),
     Phi0=Delta0,
+    progress=grad_sq,
+    next_bound=DESCENT_BIASED.subs(err_t, 0),
     requirements=(
         ("1 - L gamma/2 >= 0 (lets E||G_hat||^2 >= lambda_min_p ||grad||^2 enter with the right sign)",
          1 - L * gamma / 2),
@@ -67,7 +72,6 @@ GD_NC = Theorem(
     ),
     setting="non-convex",
     assumptions=("positive_expected_projection", "smooth", "lower_bounded"),
-    method="estimator=gd, stepsize=constant",
     stepsize_condition=_STEPSIZE,
     gamma_max=1 / L,
     bound=2 * Delta0 / (gamma * lambda_min_p * T),
@@ -90,7 +94,6 @@ GD_PL = Theorem(
     ),
     setting="PŁ",
     assumptions=("positive_expected_projection", "smooth", "lower_bounded", "pl"),
-    method="estimator=gd, stepsize=constant",
     stepsize_condition=_STEPSIZE,
     gamma_max=1 / L,
     bound=(1 - gamma * mu * lambda_min_p) ** T * Delta0,

@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-#: What a bound is on.  ``avg_grad_sq``: (1/T) Σ_{t<T} ‖∇f(W^t)‖² (equivalently E‖∇f(W̃^T)‖² with W̃^T
-#: uniform over W^0..W^{T-1}); ``gap_last``: f(W^T) − f^*.
+#: What a bound is on (per run; the theorem bounds its expectation).
 MEASURES: dict[str, str] = {
-    "avg_grad_sq": "(1/T) sum_{t<T} ||grad f(W^t)||_F^2",
+    "avg_grad_sq": "(1/T) sum_{t<T} ||grad f(W^t)||_F^2 (W~ uniform over W^0..W^{T-1})",
+    "weighted_grad_sq": "sum_{t<T} w_t ||grad f(W^t)||^2 / sum_{t<T} w_t, w_t = a^-(t+1) (Khaled-Richtarik draw)",
     "gap_last": "f(W^T) - f^*",
+    "lyapunov": "Phi_T = f(W^T) - f^* + k err_T",
+    "gap_avg_iterate": "f(W_bar^T) - f^*, W_bar^T = (1/T) sum_{t<T} W^t",
+    "gap_best": "min_{t<T} f(W^t) - f^*",
 }
 
 #: How ``one_step`` is unrolled into ``bound``.
-#: ``telescoping``: sum the inequality over t < T (needs a = 1), drop Phi_T >= 0, divide by c T.
-#: ``contraction``: apply PŁ (‖∇f‖² ≥ 2 mu Phi_t) to get E Phi_{t+1} ≤ rho Phi_t + d, then induct on T.
+#: ``telescoping``: multiply step t by w_t = a^-(t+1) (w_t = 1 when a = 1), sum over t < T, drop Phi_T >= 0.
+#: ``contraction``: E Phi_{t+1} <= rho Phi_t + d (after PŁ), then induct on T.
 UNROLLINGS = ("telescoping", "contraction")
 
 #: Assumption ids, shared with ``verify.assumptions``.
@@ -29,6 +32,13 @@ ASSUMPTIONS: dict[str, str] = {
     "smooth": "Asm. 3: f is L-smooth",
     "lower_bounded": "f^* = inf f > -infinity",
     "pl": "Asm. 6: Polyak-Lojasiewicz, ||grad f||^2 / 2 >= mu (f - f^*)",
+    "expected_smoothness": "E g = grad f, E||g||^2 <= 2A(f - f^*) + B||grad f||^2 + C",
+    "bounded_variance": "E g = grad f, E||g - grad f||^2 <= sigma^2",
+    "mean_square_smooth": "E||g(W;xi) - g(V;xi)||^2 <= Lms^2 ||W - V||^2",
+    "compressor": "unbiased compressor class U(omega) or contractive class B(alpha)",
+    "federated": "f = (1/M) sum_i f_i, each f_i L_i-smooth and bounded below",
+    "convex": "f convex with a minimiser W*",
+    "lipschitz": "Asm. 9: f is L0-Lipschitz (every subgradient has norm <= L0)",
 }
 
 PROVENANCE_TAGS = ("confirmed", "secondary", "reconstructed")
@@ -48,18 +58,31 @@ class Provenance:
 
 @dataclass(frozen=True)
 class OneStep:
-    r"""The inequality the proof unrolls: ``E_t[Phi_{t+1}] <= a Phi_t - c ||grad f(W^t)||^2 + d``.
+    r"""The inequality the proof unrolls: ``E_t[Phi_{t+1}] <= a Phi_t - c progress_t + d``.
 
-    ``lyapunov`` says what ``Phi`` is; ``Phi0`` is its value at W^0 in the theorem's constants.
-    ``requirements`` are named expressions that the proof needs to be non-negative; the stepsize
-    condition must imply each of them (``verify.symbolic`` proves it).
+    ``phi`` is Phi_t written in the state quantities of :mod:`theorems.symbols` (``delta_t + k err_t`` for
+    the smooth methods, ``dist_t`` for the non-smooth ones) and ``k`` the coefficient of ``err_t``;
+    ``progress`` is what the bound is about (``grad_sq``, ``delta_t`` or ``delta_t**2``).  With
+    ``pl_applied`` the PŁ inequality has already been used, ``a`` is the contraction factor and c = 0.
+
+    ``next_bound`` is the upper bound on ``E_t[Phi_{t+1}]`` assembled from the ingredient lemmas of
+    :mod:`theorems.lemmas`; ``constraints`` substitute quantities that are tied by an assumption (PŁ:
+    ``grad_sq = 2 mu delta_t + pl_excess``).  ``verify.symbolic`` proves
+    ``a phi - c progress + d - next_bound >= 0`` for all non-negative quantities, under the stepsize
+    condition.  ``requirements`` are further named expressions the proof needs to be non-negative.
     """
 
     lyapunov: str
+    phi: sp.Expr
+    k: sp.Expr
     a: sp.Expr
     c: sp.Expr
     d: sp.Expr
     Phi0: sp.Expr
+    progress: sp.Expr
+    next_bound: sp.Expr
+    pl_applied: bool = False
+    constraints: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     requirements: tuple[tuple[str, sp.Expr], ...] = ()
 
 
@@ -69,7 +92,9 @@ class Theorem:
 
     ``bound`` is an expression in ``T`` and the constants; ``measure`` (a key of :data:`MEASURES`)
     says what it bounds in expectation.  ``stepsize_condition`` is a tuple of relations
-    ``gamma <= g_i``; ``gamma_max`` is the largest admissible stepsize.
+    ``gamma <= g_i``; ``gamma_max`` is the largest admissible stepsize (``Min`` of the g_i), or, when the
+    condition is empty, the recommended constant stepsize, or None for an adaptive rule.
+    ``definitions`` are derived constants (e.g. EF21's theta, beta in terms of alpha_c).
     """
 
     id: str
@@ -78,15 +103,17 @@ class Theorem:
     provenance: Provenance
     setting: str
     assumptions: tuple[str, ...]
-    method: str
     stepsize_condition: tuple[sp.Rel, ...]
-    gamma_max: sp.Expr
+    gamma_max: sp.Expr | None
     bound: sp.Expr
     measure: str
     one_step: OneStep
     unrolling: str
     statement: str
     doc: str = field(default="", repr=False)
+    definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+    estimator: str = "gd"
+    stepsize_rule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -98,9 +125,22 @@ class Theorem:
             raise ValueError(f"unknown assumption ids {sorted(unknown)}")
 
     @property
+    def method(self) -> str:
+        """The algorithm: estimator and stepsize rule."""
+        return f"estimator={self.estimator}, stepsize={self.stepsize_rule}"
+
+    @property
     def symbols(self) -> tuple[sp.Symbol, ...]:
-        """The constants the bound and the stepsize condition depend on (sorted by name)."""
-        free = set(self.bound.free_symbols) | set(self.gamma_max.free_symbols)
+        """The constants the bound, the stepsize condition and the one-step coefficients depend on."""
+        free = set(self.bound.free_symbols)
+        if self.gamma_max is not None:
+            free |= self.gamma_max.free_symbols
         for rel in self.stepsize_condition:
             free |= rel.free_symbols
-        return tuple(sorted(free, key=lambda s: s.name))
+        for e in (self.one_step.a, self.one_step.c, self.one_step.d, self.one_step.k):
+            free |= e.free_symbols
+        defined = {s for s, _ in self.definitions}
+        for s, e in self.definitions:
+            if s in free:
+                free |= e.free_symbols
+        return tuple(sorted(free - defined, key=lambda s: s.name))

@@ -34,12 +34,45 @@ lambda_max_A = sp.Symbol("lambda_max_A", positive=True)
 # RAC-LoRA's constant lambda_min(E[H]) for a one-sided chain.
 lambda_min_H = sp.Symbol("lambda_min_H", positive=True)
 
-# Proof-only symbols: the Lyapunov value at step t and ||grad f(W^t)||_F^2.
-Phi_t = sp.Symbol("Phi_t", nonnegative=True)
-grad_sq = sp.Symbol("grad_sq", nonnegative=True)
+# Constants of the stochastic, variance-reduced, federated and non-smooth theorems.
+A = sp.Symbol("A", nonnegative=True)            # expected smoothness (ABC): E||g||^2 <= 2A(f - f*) + B||grad||^2 + C
+B = sp.Symbol("B", positive=True)
+C = sp.Symbol("C", nonnegative=True)
+sigma2 = sp.Symbol("sigma2", nonnegative=True)  # variance bound of the stochastic gradient (MVR)
+Lms = sp.Symbol("Lms", positive=True)           # mean-squared smoothness constant (script L)
+b = sp.Symbol("b", positive=True)               # MVR momentum, 0 < b <= 1
+q = sp.Symbol("q", positive=True)               # PAGE / MARINA probability of a full gradient, 0 < q <= 1
+b_prime = sp.Symbol("b_prime", positive=True)   # PAGE minibatch size
+omega = sp.Symbol("omega", nonnegative=True)    # unbiased compressor variance, class U(omega)
+M = sp.Symbol("M", positive=True, integer=True) # number of clients
+L_max = sp.Symbol("L_max", positive=True)       # max_i L_i
+L_tilde = sp.Symbol("L_tilde", positive=True)   # sqrt(mean_i L_i^2)
+Delta_inf = sp.Symbol("Delta_inf", nonnegative=True)  # f* - mean_i f_i*
+alpha_c = sp.Symbol("alpha_c", positive=True)   # contractive compressor constant, class B(alpha), 0 < alpha <= 1
+theta = sp.Symbol("theta", positive=True)       # EF21: 1 - sqrt(1 - alpha)
+beta = sp.Symbol("beta", nonnegative=True)      # EF21: (1 - alpha)/(1 - sqrt(1 - alpha))
+E0 = sp.Symbol("E0", nonnegative=True)          # initial estimator error (E||G^0 - grad f(W^0)||^2, or EF21's G^0)
+L0 = sp.Symbol("L0", positive=True)             # Lipschitz constant of f (non-smooth)
+R0 = sp.Symbol("R0", positive=True)          # ||W^0 - W*||
+
+# Proof-only symbols: quantities at step t, all non-negative.
+Phi_t = sp.Symbol("Phi_t", nonnegative=True)    # Lyapunov value
+delta_t = sp.Symbol("delta_t", nonnegative=True)  # f(W^t) - f*
+grad_sq = sp.Symbol("grad_sq", nonnegative=True)  # ||grad f(W^t)||^2
+err_t = sp.Symbol("err_t", nonnegative=True)    # estimator error (||G^t - grad f(W^t)||^2, or EF21's G^t)
+step_sq = sp.Symbol("step_sq", nonnegative=True)  # E_t ||W^{t+1} - W^t||^2
+dist_t = sp.Symbol("dist_t", nonnegative=True)  # ||W^t - W*||^2 in the norm of the inverse expected projection
+Gsq = sp.Symbol("Gsq", positive=True)           # ||G^t||^2 for a subgradient G^t
+pl_excess = sp.Symbol("pl_excess", nonnegative=True)  # ||grad||^2 - 2 mu delta_t >= 0 under PŁ
+lip_excess = sp.Symbol("lip_excess", nonnegative=True)  # L0^2/||G||^2 - 1 >= 0 under Lipschitz continuity
+
+#: The state quantities a one-step inequality is a polynomial in.
+QUANTITIES = (delta_t, grad_sq, err_t, step_sq, dist_t, Gsq, pl_excess, lip_excess)
 
 BY_NAME: dict[str, sp.Symbol] = {
     s.name: s
     for s in (T, gamma, L, mu, Delta0, lambda_min_p, lambda_max_p, p, r, m, n,
-              lambda_min_B, lambda_min_A, lambda_max_B, lambda_max_A, lambda_min_H)
+              lambda_min_B, lambda_min_A, lambda_max_B, lambda_max_A, lambda_min_H,
+              A, B, C, sigma2, Lms, b, q, b_prime, omega, M, L_max, L_tilde, Delta_inf, alpha_c, theta, beta,
+              E0, L0, R0)
 }

@@ -1,40 +1,158 @@
-"""Gradient estimators as small ``init`` / ``direction`` / ``update`` pieces (the optax pattern).
+r"""Gradient estimators as small ``init`` / ``direction`` / ``update`` / ``error`` pieces (the optax pattern).
 
-An estimator produces the matrix ``G^t`` that the Bernoulli sketch projects.  Its state is an array (or
-a tuple of arrays) whose leading axis runs over the R independent runs, so the runner and the lemma
-check can select and replicate runs with :func:`take`.  The runner evaluates the full gradient at every
-iterate anyway (the measures need it) and passes it to ``update``; an estimator that needs other
-oracles (stochastic, component) calls them itself with the generator it is given.
+An estimator produces the matrix ``G^t`` that the Bernoulli sketch projects (THEOREMS.md §2.2).  Its state
+is an array, or a tuple of arrays, whose leading axis runs over the R independent runs, so the runner and
+the lemma check can select and replicate runs with :func:`take`.  Every random choice (minibatches, the
+PAGE/MARINA coin, compression) is drawn per run from the generator passed in, never from a global RNG.
+
+The runner evaluates the full gradient at every iterate anyway (the measures need it) and passes it in;
+other oracles are called by the estimator itself, and :meth:`init` raises
+:class:`~verify.errors.UserError` when the problem lacks one:
+
+* ``problem.sample_xi(rng, R, batch)`` and ``problem.stochastic_grad(W, xi)`` (SGD, PAGE, MVR): the
+  minibatch average of stochastic gradients; the same ``xi`` at two points uses the same samples;
+* ``problem.clients`` (M) and ``problem.client_grads(W)`` of shape (R, M, m, n), with
+  ``f = (1/M) Σ_i f_i`` (QGD, MARINA, EF21).
+
+``error(state, problem, W, grad)`` is the estimator-error term of the method's Lyapunov function at the
+current state, one value per run, shape (R,):
+
+* gd: ``G^{t+1} = ∇f(W^{t+1})``; error 0.
+* sgd: ``G^{t+1} = g(W^{t+1}; ξ)``; error 0.
+* page: with probability q ``∇f(W^{t+1})``, else ``G^t + g(W^{t+1}; ξ) − g(W^t; ξ)``; error
+  ``‖G^t − ∇f(W^t)‖²``.
+* mvr: ``g(W^{t+1}; ξ) + (1−b)(G^t − g(W^t; ξ))``; error ``‖G^t − ∇f(W^t)‖²``.
+* qgd: ``(1/M) Σ_i Q_i(∇f_i(W^{t+1}))``; error 0.
+* marina: with probability q ``∇f(W^{t+1})``, else ``G^t + (1/M) Σ_i Q_i(∇f_i(W^{t+1}) − ∇f_i(W^t))``; error
+  ``‖G^t − ∇f(W^t)‖²``.
+* ef21: ``(1/M) Σ_i g_i^{t+1}`` with ``g_i^{t+1} = g_i^t + C_i(∇f_i(W^{t+1}) − g_i^t)``; error
+  ``(1/M) Σ_i ‖g_i^t − ∇f_i(W^t)‖²``.
+
+The **subgradient** method of the non-smooth theorems is :class:`FullGradient` on a problem whose ``grad``
+returns a subgradient; the registry name ``"subgradient"`` is an alias for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from verify.compressors import Compressor, make_compressor
+from verify.errors import UserError
+from verify.problems._validate import choice, integer, real
+
+__all__ = [
+    "EF21",
+    "ESTIMATORS",
+    "MARINA",
+    "MVR",
+    "PAGE",
+    "QGD",
+    "SGD",
+    "Estimator",
+    "FullGradient",
+    "State",
+    "make_estimator",
+    "sq_norm",
+    "take",
+]
+
 State = Any
+"""An ndarray or a tuple of ndarrays, each with the R runs on axis 0."""
 
 
 class Estimator(Protocol):
-    """``G^0 = init(...)``-state, ``G^t = direction(state)``, state after the step ``= update(...)``."""
+    """``state = init(...)``, ``G^t = direction(state)``, ``state = update(...)`` after each step."""
 
-    name: str
+    name: ClassVar[str]
 
-    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State: ...
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        """State at ``W^0``; ``W`` and ``grad = ∇f(W^0)`` have shape (R, m, n)."""
+        ...
 
-    def direction(self, state: State) -> np.ndarray: ...
+    def direction(self, state: State) -> np.ndarray:
+        """``G^t``, shape (R, m, n)."""
+        ...
 
     def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
-               W_old: np.ndarray, rng: np.random.Generator) -> State: ...
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        """State after the step ``W_old = W^t -> W_new = W^{t+1}``; ``grad_new = ∇f(W^{t+1})``."""
+        ...
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The estimator-error term of the Lyapunov function at the current state, shape (R,)."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small helpers
+# ----------------------------------------------------------------------------------------------------
+
+
+def take(state: State, index: np.ndarray) -> State:
+    """Select runs ``index`` from a state (an array or a tuple of arrays with runs on axis 0)."""
+    if isinstance(state, tuple):
+        return tuple(take(s, index) for s in state)
+    return state[index]
+
+
+def sq_norm(X: np.ndarray) -> np.ndarray:
+    """Squared Frobenius norm over the last two axes: (..., m, n) -> (...)."""
+    return np.einsum("...ij,...ij->...", X, X)
+
+
+def _require_oracles(estimator: str, problem: Any, *oracles: str) -> None:
+    for oracle in oracles:
+        if not hasattr(problem, oracle):
+            who = getattr(problem, "name", type(problem).__name__)
+            raise UserError(f"estimator {estimator} needs a problem with {oracle}; problem {who} has none")
+
+
+def _federated(estimator: str, problem: Any, comp: Compressor, W: np.ndarray) -> None:
+    """Check the federated oracles and that ``comp`` fits ``d = m·n``."""
+    _require_oracles(estimator, problem, "clients", "client_grads")
+    comp.validate(W.shape[-2] * W.shape[-1])
+
+
+def _coin(rng: np.random.Generator, R: int, q: float) -> np.ndarray:
+    """Per-run Bernoulli(q) draws, shape (R,) bool; ``q = 1`` gives all True."""
+    return rng.random(R) < q
+
+
+def _compressor(estimator: str, value: object, unbiased: bool) -> Compressor:
+    """``value`` (a compressor or a spec string) if it is of the class the estimator needs."""
+    comp = make_compressor(value) if isinstance(value, str) else value
+    flag, kind = ("unbiased", "unbiased (rand-k, dither, identity)") if unbiased else \
+        ("contractive", "contractive (top-k, identity)")
+    if not getattr(comp, flag, False) or not hasattr(comp, "compress"):
+        raise UserError(f"{estimator}: compressor={value!r} is not allowed; {estimator} needs an {kind} "
+                        "compressor")
+    return comp
+
+
+def _compress_mean(comp: Compressor, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(1/M) Σ_i Q_i(X_i)`` for ``X`` of shape (R, M, m, n), independent ``Q_i`` per run and client."""
+    return comp.compress(X, rng).mean(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Single-node estimators
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FullGradient:
-    """Bernoulli-LoRA-GD: ``G^t = ∇f(W^t)``.  State: the gradient, shape (R, m, n)."""
+    """Bernoulli-LoRA-GD: ``G^t = ∇f(W^t)``; error 0.  State: the gradient, (R, m, n).
 
-    name: str = "gd"
+    On a non-smooth problem, whose ``grad`` returns a subgradient, this is the subgradient method of the
+    convex non-smooth theorems (registry alias ``"subgradient"``).
+    """
+
+    name: ClassVar[str] = "gd"
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         return grad
@@ -46,12 +164,280 @@ class FullGradient:
                W_old: np.ndarray, rng: np.random.Generator) -> State:
         return grad_new
 
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return np.zeros(W.shape[0])
 
-ESTIMATORS = {"gd": FullGradient}
+
+@dataclass(frozen=True)
+class SGD:
+    r"""Bernoulli-LoRA-SGD: ``G^t = g(W^t; ξ^t)``, a fresh minibatch of size ``batch`` at every step.
+
+    :math:`\mathbb E_\xi\, g(W;\xi) = \nabla f(W)`; the variance enters the theorem through the ABC
+    constants of the problem, so the Lyapunov error term is 0.  State: ``G^t``, (R, m, n).
+    """
+
+    batch: int = 1
+    name: ClassVar[str] = "sgd"
+
+    def __post_init__(self) -> None:
+        integer(self.name, "batch", self.batch, 1)
+
+    def _sample(self, problem: Any, W: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return problem.stochastic_grad(W, problem.sample_xi(rng, W.shape[0], self.batch))
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
+        return self._sample(problem, W, rng)
+
+    def direction(self, state: State) -> np.ndarray:
+        return state
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        return self._sample(problem, W_new, rng)
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return np.zeros(W.shape[0])
 
 
-def take(state: State, index: np.ndarray) -> State:
-    """Select runs ``index`` from a state (an array or a tuple of arrays with runs on axis 0)."""
-    if isinstance(state, tuple):
-        return tuple(take(s, index) for s in state)
-    return state[index]
+@dataclass(frozen=True)
+class PAGE:
+    r"""Bernoulli-LoRA-PAGE (Li, Bao, Zhang, Richtárik 2021) with probability ``q`` and minibatch ``b'``.
+
+    .. math:: G^{t+1} = \begin{cases}\nabla f(W^{t+1}) & \text{prob. } q\\
+              G^t + g(W^{t+1};\xi) - g(W^t;\xi) & \text{prob. } 1-q,\ |\xi| = b'\end{cases}
+
+    with the coin drawn per run and the same samples ``ξ`` at both points.  ``G^0 = ∇f(W^0)``, or a
+    minibatch of size ``batch0`` if given.  Recursion behind the theorem (ℒ the average smoothness):
+    :math:`\mathbb E\|e^{t+1}\|^2 \le (1-q)\|e^t\|^2 + (1-q)\tfrac{\mathcal L^2}{b'}\|W^{t+1}-W^t\|^2`,
+    :math:`e^t = G^t - \nabla f(W^t)`.  Error: ``‖e^t‖²``.  State: ``G^t``, (R, m, n).
+    """
+
+    q: float
+    batch_prime: int = 1
+    batch0: int | None = None
+    name: ClassVar[str] = "page"
+
+    def __post_init__(self) -> None:
+        real(self.name, "q", self.q, 0.0, strict=True, maximum=1.0)
+        integer(self.name, "batch_prime", self.batch_prime, 1)
+        if self.batch0 is not None:
+            integer(self.name, "batch0", self.batch0, 1)
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
+        if self.batch0 is None:
+            return grad
+        return problem.stochastic_grad(W, problem.sample_xi(rng, W.shape[0], self.batch0))
+
+    def direction(self, state: State) -> np.ndarray:
+        return state
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        G = np.array(grad_new, dtype=np.float64)
+        lazy = ~_coin(rng, W_new.shape[0], self.q)
+        if lazy.any():
+            xi = problem.sample_xi(rng, int(lazy.sum()), self.batch_prime)
+            G[lazy] = state[lazy] + problem.stochastic_grad(W_new[lazy], xi) - problem.stochastic_grad(W_old[lazy], xi)
+        return G
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return sq_norm(state - grad)
+
+
+@dataclass(frozen=True)
+class MVR:
+    r"""Bernoulli-LoRA-MVR (momentum variance reduction, STORM) with momentum ``b ∈ (0, 1]``.
+
+    .. math:: G^{t+1} = g(W^{t+1};\xi) + (1-b)\big(G^t - g(W^t;\xi)\big),\qquad |\xi| = \text{batch},
+
+    with the same samples at both points; ``G^0`` is a minibatch of size ``batch0``.  ``b = 1`` is SGD.
+    Recursion behind the theorem (σ² the variance, ℒ the mean-squared smoothness, ``batch = 1``):
+    :math:`\mathbb E\|e^{t+1}\|^2 \le (1-b)^2\|e^t\|^2 + 2(1-b)^2\mathcal L^2\|W^{t+1}-W^t\|^2 + 2b^2\sigma^2`.
+    Error: ``‖G^t − ∇f(W^t)‖²``.  State: ``G^t``, (R, m, n).
+    """
+
+    b: float
+    batch: int = 1
+    batch0: int = 1
+    name: ClassVar[str] = "mvr"
+
+    def __post_init__(self) -> None:
+        real(self.name, "b", self.b, 0.0, strict=True, maximum=1.0)
+        integer(self.name, "batch", self.batch, 1)
+        integer(self.name, "batch0", self.batch0, 1)
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
+        return problem.stochastic_grad(W, problem.sample_xi(rng, W.shape[0], self.batch0))
+
+    def direction(self, state: State) -> np.ndarray:
+        return state
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        xi = problem.sample_xi(rng, W_new.shape[0], self.batch)
+        return problem.stochastic_grad(W_new, xi) + (1.0 - self.b) * (state - problem.stochastic_grad(W_old, xi))
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return sq_norm(state - grad)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Federated estimators (M clients, f = (1/M) Σ_i f_i)
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QGD:
+    r"""Bernoulli-LoRA-QGD: ``G^t = (1/M) Σ_i Q_i(∇f_i(W^t))``, independent unbiased ``Q_i ∈ U(ω)``.
+
+    :math:`\mathbb E\,G^t = \nabla f(W^t)` and
+    :math:`\mathbb E\|G^t - \nabla f(W^t)\|^2 \le \tfrac{\omega}{M^2}\sum_i\|\nabla f_i(W^t)\|^2`; the theorem
+    handles this through ABC constants, so the Lyapunov error term is 0.  State: ``G^t``, (R, m, n).
+    ``compressor`` may be a spec string such as ``"rand-k:k=4"``.
+    """
+
+    compressor: Compressor
+    name: ClassVar[str] = "qgd"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=True))
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _federated(self.name, problem, self.compressor, W)
+        return _compress_mean(self.compressor, problem.client_grads(W), rng)
+
+    def direction(self, state: State) -> np.ndarray:
+        return state
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        return _compress_mean(self.compressor, problem.client_grads(W_new), rng)
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return np.zeros(W.shape[0])
+
+
+@dataclass(frozen=True)
+class MARINA:
+    r"""Bernoulli-LoRA-MARINA (Gorbunov et al. 2021) with probability ``q`` and unbiased ``Q_i ∈ U(ω)``.
+
+    .. math:: G^{t+1} = \begin{cases}\nabla f(W^{t+1}) & \text{prob. } q\\
+              G^t + \frac1M\sum_i Q_i\big(\nabla f_i(W^{t+1}) - \nabla f_i(W^t)\big) & \text{prob. } 1-q\end{cases}
+
+    coin per run, ``G^0 = ∇f(W^0)``.  Recursion behind the theorem (``L̃² = (1/M) Σ L_i²``):
+    :math:`\mathbb E\|e^{t+1}\|^2 \le (1-q)\|e^t\|^2 + (1-q)\tfrac{\omega}{M}\tilde L^2\|W^{t+1}-W^t\|^2`.
+    Error: ``‖G^t − ∇f(W^t)‖²``.  State: ``(G^t, ∇f_i(W^t))`` of shapes (R, m, n) and (R, M, m, n); the
+    cached client gradients make each step cost one ``client_grads`` call.
+    """
+
+    q: float
+    compressor: Compressor
+    name: ClassVar[str] = "marina"
+
+    def __post_init__(self) -> None:
+        real(self.name, "q", self.q, 0.0, strict=True, maximum=1.0)
+        object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=True))
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _federated(self.name, problem, self.compressor, W)
+        return grad, problem.client_grads(W)
+
+    def direction(self, state: State) -> np.ndarray:
+        return state[0]
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        G_old, cg_old = state
+        cg_new = problem.client_grads(W_new)
+        G = np.array(grad_new, dtype=np.float64)
+        lazy = ~_coin(rng, W_new.shape[0], self.q)
+        if lazy.any():
+            G[lazy] = G_old[lazy] + _compress_mean(self.compressor, cg_new[lazy] - cg_old[lazy], rng)
+        return G, cg_new
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return sq_norm(state[0] - grad)
+
+
+@dataclass(frozen=True)
+class EF21:
+    r"""Fed-Bernoulli-LoRA-EF21 (Richtárik, Sokolov, Fatkhullin 2021) with contractive ``C_i ∈ B(α)``.
+
+    .. math:: g_i^{t+1} = g_i^t + C_i\big(\nabla f_i(W^{t+1}) - g_i^t\big),\qquad G^t = \frac1M\sum_i g_i^t,
+
+    ``g_i^0 = C_i(∇f_i(W^0))`` (``g0="compressed"``) or ``∇f_i(W^0)`` (``g0="full"``; the parameter is
+    not called ``init`` because that is the method).  Error: the EF21
+    quantity :math:`\mathcal G^t = \frac1M\sum_i\|g_i^t - \nabla f_i(W^t)\|^2` (by Jensen
+    :math:`\|G^t - \nabla f(W^t)\|^2 \le \mathcal G^t`), which obeys, with
+    :math:`\theta = 1-\sqrt{1-\alpha}`, :math:`\beta = (1-\alpha)/(1-\sqrt{1-\alpha})`,
+    :math:`\mathbb E\,\mathcal G^{t+1} \le (1-\theta)\mathcal G^t + \beta\tilde L^2\|W^{t+1}-W^t\|^2`.
+    State: ``(g_i^t, ∇f_i(W^t))``, both (R, M, m, n); ``error`` uses the cached client gradients.
+    """
+
+    compressor: Compressor
+    g0: str = "compressed"
+    name: ClassVar[str] = "ef21"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=False))
+        choice(self.name, "g0", self.g0, ("compressed", "full"))
+
+    def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
+        _federated(self.name, problem, self.compressor, W)
+        cg = problem.client_grads(W)
+        return (self.compressor.compress(cg, rng) if self.g0 == "compressed" else cg.copy()), cg
+
+    def direction(self, state: State) -> np.ndarray:
+        return state[0].mean(axis=1)
+
+    def update(self, state: State, problem: Any, W_new: np.ndarray, grad_new: np.ndarray,
+               W_old: np.ndarray, rng: np.random.Generator) -> State:
+        g, _ = state
+        cg_new = problem.client_grads(W_new)
+        return g + self.compressor.compress(cg_new - g, rng), cg_new
+
+    def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        g, cg = state
+        return sq_norm(g - cg).mean(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Registry
+# ----------------------------------------------------------------------------------------------------
+
+
+ESTIMATORS: dict[str, Callable[..., Estimator]] = {
+    "gd": FullGradient,
+    "subgradient": FullGradient,
+    "sgd": SGD,
+    "page": PAGE,
+    "mvr": MVR,
+    "qgd": QGD,
+    "marina": MARINA,
+    "ef21": EF21,
+}
+"""Registry: name -> estimator class (its dataclass fields are the allowed parameters)."""
+
+
+def make_estimator(name: str, **params: Any) -> Estimator:
+    """The estimator ``name`` built with ``params``, e.g. ``make_estimator("page", q=0.1, batch_prime=4)``.
+
+    Raises
+    ------
+    UserError
+        Unknown name or parameter, or a parameter value out of range (see each class).
+    """
+    if name not in ESTIMATORS:
+        raise UserError(f"unknown estimator {name!r}: allowed are {', '.join(ESTIMATORS)}")
+    cls = ESTIMATORS[name]
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    for key in params:
+        if key not in allowed:
+            raise UserError(f"estimator {name!r} has no parameter {key!r}; allowed: {', '.join(allowed) or 'none'}")
+    try:
+        return cls(**params)
+    except TypeError as exc:  # a required parameter is missing
+        raise UserError(f"estimator {name!r}: {exc}; parameters: {', '.join(allowed)}") from None

@@ -36,17 +36,23 @@ class Algorithm:
         R, m, n = W.shape
         G = self.estimator.direction(state)
         G_hat = self.projector.apply(self.projector.draw(rng, R, m, n), G)
-        W_new = W - self.stepsize(t, W, G) * G_hat
+        W_new = W - self.stepsize(t, W, G, problem) * G_hat
         grad_new = problem.grad(W_new)
         return W_new, grad_new, self.estimator.update(state, problem, W_new, grad_new, W, rng)
 
 
 @dataclass(frozen=True)
 class Trace:
-    """Per-run trajectories: ``f`` and ``grad_sq`` of shape (R, T+1); ``snapshots[t] = (W^t, state)``."""
+    """Per-run trajectories, shape (R, T+1), and ``snapshots[t] = (W^t, estimator state)``.
+
+    ``f[:, t] = f(W^t)``; ``grad_sq[:, t] = ‖∇f(W^t)‖²``; ``err[:, t]`` = the estimator's error term at t;
+    ``f_avg[:, t] = f(W̄^t)`` with ``W̄^t = (1/t) Σ_{s<t} W^s`` (``f_avg[:, 0] = f(W^0)``).
+    """
 
     f: np.ndarray
     grad_sq: np.ndarray
+    err: np.ndarray
+    f_avg: np.ndarray
     snapshots: dict[int, tuple[np.ndarray, State]] = field(repr=False)
 
     @property
@@ -69,17 +75,20 @@ def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.rando
     W = np.broadcast_to(np.asarray(problem.W0, dtype=float), (runs, m, n)).copy()
     grad = problem.grad(W)
     state = algorithm.estimator.init(problem, W, grad, rng)
-    f_tr = np.empty((runs, iters + 1))
-    g_tr = np.empty((runs, iters + 1))
+    f_tr, g_tr, e_tr, fa_tr = (np.empty((runs, iters + 1)) for _ in range(4))
+    W_sum = np.zeros_like(W)
     wanted = set(snapshot_at)
     snapshots: dict[int, tuple[np.ndarray, State]] = {}
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(iters + 1):
             f_tr[:, t] = problem.f(W)
             g_tr[:, t] = grad_sq_norm(grad)
+            e_tr[:, t] = algorithm.estimator.error(state, problem, W, grad)
+            fa_tr[:, t] = f_tr[:, 0] if t == 0 else problem.f(W_sum / t)
             if t in wanted:
                 snapshots[t] = (W, state)
             if t == iters:
                 break
+            W_sum += W
             W, grad, state = algorithm.step(problem, t, W, state, rng)
-    return Trace(f_tr, g_tr, snapshots)
+    return Trace(f_tr, g_tr, e_tr, fa_tr, snapshots)

@@ -32,15 +32,43 @@ import numpy as np
 import sympy as sp
 
 from theorems import Theorem
-from theorems.symbols import BY_NAME, T, gamma, grad_sq, lambda_max_p, lambda_min_p, mu
+from theorems.symbols import (
+    BY_NAME,
+    QUANTITIES,
+    B,
+    L,
+    T,
+    alpha_c,
+    b,
+    delta_t,
+    gamma,
+    lambda_max_p,
+    lambda_min_p,
+    mu,
+    q,
+    theta,
+)
 
 _DIGITS = 50
+_T_POSITIVE = sp.Symbol("T", positive=True, integer=True)
 
-_u_gamma = sp.Symbol("u_gamma", nonnegative=True)
-_u_mu = sp.Symbol("u_mu", nonnegative=True)
-_u_lmin = sp.Symbol("u_lambda_min", nonnegative=True)
-_u_lmax = sp.Symbol("u_lambda_max", nonnegative=True)
-_L = BY_NAME["L"]
+
+def _u(name: str) -> sp.Symbol:
+    return sp.Symbol(f"u_{name}", nonnegative=True)
+
+
+#: Facts that hold for every admissible constant, as reparametrisations by u >= 0 (applied in order):
+#: mu <= L; lambda_min_p <= lambda_max_p <= 1; q, b, theta, alpha in (0, 1]; B >= 1 (ABC as certified here).
+STRUCTURAL: tuple[tuple[sp.Symbol, sp.Expr], ...] = (
+    (mu, L / (1 + _u("mu"))),
+    (lambda_min_p, lambda_max_p / (1 + _u("lambda_min"))),
+    (lambda_max_p, 1 / (1 + _u("lambda_max"))),
+    (q, 1 / (1 + _u("q"))),
+    (b, 1 / (1 + _u("b"))),
+    (theta, 1 / (1 + _u("theta"))),
+    (alpha_c, 1 / (1 + _u("alpha"))),
+    (B, 1 + _u("B")),
+)
 
 
 @dataclass(frozen=True)
@@ -62,35 +90,72 @@ def stepsize_bounds(thm: Theorem) -> tuple[sp.Expr, ...]:
     return tuple(bounds)
 
 
-def _domain_substitutions(thm: Theorem) -> list[list[tuple[sp.Symbol, sp.Expr]]]:
-    structural = [
-        (mu, _L / (1 + _u_mu)),
-        (lambda_min_p, lambda_max_p / (1 + _u_lmin)),
-        (lambda_max_p, 1 / (1 + _u_lmax)),
+def _structural(expr: sp.Expr, solved: set[sp.Symbol]) -> sp.Expr:
+    for sym, rep in STRUCTURAL:
+        if sym not in solved:
+            expr = expr.subs(sym, rep)
+    return expr
+
+
+def _domain_substitutions(thm: Theorem) -> list[tuple[list[tuple[sp.Symbol, sp.Expr]], set[sp.Symbol]]]:
+    """Reparametrisations of the admissible domain: one per stepsize bound, and a joint one.
+
+    Single: ``gamma = g_i/(1+u)`` (only ``gamma <= g_i`` is used, which the condition implies).  Joint:
+    ``gamma = g_1/(1+u_1)`` and, for every other bound, ``g_j = gamma (1+u_j)`` solved for a constant that
+    only ``g_j`` contains; this covers exactly the set where all bounds hold at once.
+    """
+    bounds = stepsize_bounds(thm)
+    out: list[tuple[list[tuple[sp.Symbol, sp.Expr]], set[sp.Symbol]]] = [
+        ([(gamma, g / (1 + _u("gamma")))], set()) for g in bounds
     ]
-    return [[(gamma, g / (1 + _u_gamma)), *structural] for g in stepsize_bounds(thm)]
+    if len(bounds) > 1:
+        subs: list[tuple[sp.Symbol, sp.Expr]] = []
+        solved: set[sp.Symbol] = set()
+        used = set(bounds[0].free_symbols)
+        for j, g in enumerate(bounds[1:], start=2):
+            own = sorted(g.free_symbols - used - solved - {gamma}, key=lambda s: s.name)
+            for sym in own:
+                sols = [x for x in sp.solve(sp.Eq(g, gamma * (1 + _u(f"g{j}"))), sym) if x.is_positive is not False]
+                if len(sols) == 1:
+                    subs.append((sym, sols[0]))
+                    solved.add(sym)
+                    break
+            used |= g.free_symbols
+        subs.append((gamma, bounds[0] / (1 + _u("gamma"))))
+        out.append((subs, solved))
+    return out
 
 
-def _sign_decided(expr: sp.Expr) -> bool:
-    """True if sympy proves ``expr >= 0`` (as one fraction with expanded numerator and denominator)."""
-    num, den = sp.fraction(sp.together(sp.simplify(expr)))
-    for candidate in (sp.expand(num), sp.factor(num)):
-        den_e = sp.expand(den)
-        if candidate.is_nonnegative and den_e.is_positive:
-            return True
-        if candidate.is_nonpositive and den_e.is_negative:
-            return True
-    return False
+def _sign_of_fraction(expr: sp.Expr) -> bool:
+    """True if sympy proves ``expr >= 0`` as one fraction with expanded numerator and denominator."""
+    num, den = sp.fraction(sp.together(expr))
+    den_e = sp.expand(den)
+    if not (den_e.is_positive or den_e.is_negative):
+        return False
+    num_e = sp.expand(num)
+    return bool(num_e.is_nonnegative and den_e.is_positive or num_e.is_nonpositive and den_e.is_negative)
 
 
 def prove_nonnegative(expr: sp.Expr, thm: Theorem) -> bool:
-    """Prove ``expr >= 0`` for every admissible gamma, mu, lambda (see the module docstring)."""
-    if _sign_decided(expr):
-        return True
-    for subs in _domain_substitutions(thm):
-        if _sign_decided(expr.subs(subs)):
-            return True
-    return False
+    """Prove ``expr >= 0`` for every admissible gamma and constants (see the module docstring).
+
+    Derived constants (EF21's theta, beta) stay symbols: the proofs use only their ranges.
+    """
+    expr = expr.subs(T, _T_POSITIVE)  # bounds are claimed for T >= 1
+    candidates = [expr, _structural(expr, set())]
+    for subs, solved in _domain_substitutions(thm):
+        e = expr
+        for sym, rep in subs:
+            e = e.subs(sym, rep)
+        candidates.append(_structural(e, solved))
+    return any(_sign_of_fraction(e) for e in candidates)
+
+
+def expand_definitions(expr: sp.Expr, thm: Theorem) -> sp.Expr:
+    """Replace derived constants (``thm.definitions``) by their definitions."""
+    for sym, definition in thm.definitions:
+        expr = expr.subs(sym, definition)
+    return expr
 
 
 def prove_requirements(thm: Theorem) -> list[Proof]:
@@ -104,8 +169,34 @@ def prove_requirements(thm: Theorem) -> list[Proof]:
 
 
 def contraction_factor(thm: Theorem) -> sp.Expr:
-    """``rho = a - 2 mu c``: the one-step inequality after PŁ, ``||grad f||^2 >= 2 mu Phi_t``."""
-    return sp.simplify(thm.one_step.a - 2 * mu * thm.one_step.c)
+    """``rho``: ``a`` if PŁ is already applied, else ``a - 2 mu c`` (PŁ: ``||grad f||^2 >= 2 mu Phi_t``)."""
+    step = thm.one_step
+    return sp.simplify(step.a if step.pl_applied else step.a - 2 * mu * step.c)
+
+
+def prove_one_step(thm: Theorem) -> list[Proof]:
+    """The ingredient lemmas (``next_bound``) imply ``E Phi_{t+1} <= a Phi_t - c progress + d``.
+
+    ``D = a phi - c progress + d - next_bound``, after the ``constraints``, is a polynomial in the
+    non-negative state quantities; each of its coefficients is proved non-negative under the stepsize
+    condition, which proves ``D >= 0``.
+    """
+    step = thm.one_step
+    D = step.a * step.phi - step.c * step.progress + step.d - step.next_bound
+    for sym, rep in step.constraints:
+        D = D.subs(sym, rep)
+    num, den = sp.fraction(sp.together(D))
+    proofs = [Proof(f"{thm.id}: one-step common denominator > 0", bool(sp.expand(den).is_positive)
+                    or prove_nonnegative(den, thm), f"{den}")]
+    num = sp.expand(num)
+    gens = [s for s in QUANTITIES if s in num.free_symbols]
+    terms = sp.Poly(num, *gens).terms() if gens else [((), num)]
+    for monom, coeff in terms:
+        name = "*".join(f"{g}^{e}" if e > 1 else str(g) for g, e in zip(gens, monom, strict=True) if e) or "1"
+        ok = prove_nonnegative(coeff, thm)
+        proofs.append(Proof(f"{thm.id}: one-step coefficient of {name} >= 0", ok,
+                            f"{sp.simplify(coeff)} " + ("proved" if ok else "NOT proved")))
+    return proofs
 
 
 def prove_unrolling(thm: Theorem) -> list[Proof]:
@@ -114,30 +205,36 @@ def prove_unrolling(thm: Theorem) -> list[Proof]:
     a, c, d, phi0 = step.a, step.c, step.d, step.Phi0
     proofs: list[Proof] = []
     if thm.unrolling == "telescoping":
-        phi_t, s_t = sp.symbols("Phi_T S_T", nonnegative=True)
-        ok_a = sp.simplify(a - 1) == 0
-        proofs.append(Proof(f"{thm.id}: telescoping needs a = 1", ok_a, f"a = {a}"))
-        j_t = phi_t + c * s_t - phi0 - T * d
-        j_next = (a * phi_t - c * grad_sq + d) + c * (s_t + grad_sq) - phi0 - (T + 1) * d
-        ok_step = sp.simplify(j_next - j_t) == 0
-        proofs.append(Proof(f"{thm.id}: induction step J(T+1) <= J(T)", ok_step,
-                            f"J(T+1) - J(T) = {sp.simplify(j_next - j_t)}"))
-        ok_base = sp.simplify(j_t.subs({T: 0, s_t: 0, phi_t: phi0})) == 0
-        proofs.append(Proof(f"{thm.id}: base case J(0) = 0", ok_base, "Phi_0 - Phi_0 = 0"))
-        derived = (phi0 + T * d) / (c * T)
-        gap = sp.simplify(thm.bound - derived)
-        ok_final = gap == 0 or prove_nonnegative(gap, thm)
-        proofs.append(Proof(f"{thm.id}: (Phi_0 + T d)/(c T) <= bound", ok_final, f"bound - derived = {gap}"))
+        # Weighted telescoping, w_t = a^-(t+1) (w_t = 1 when a = 1); J(T) = w_{T-1} Phi_T + c S_T - Phi_0 - d W_T
+        # with S_T = sum_{t<T} w_t progress_t, W_T = sum_{t<T} w_t.
+        phi_t, s_t, w_sum = sp.symbols("Phi_T S_T W_T", nonnegative=True)
+        prog = sp.Symbol("progress_T", nonnegative=True)
+        w_prev, w_now = a ** (-T), a ** (-(T + 1))
+        j_t = w_prev * phi_t + c * s_t - phi0 - d * w_sum
+        j_next = w_now * (a * phi_t - c * prog + d) + c * (s_t + w_now * prog) - phi0 - d * (w_sum + w_now)
+        gap = sp.simplify(j_next - j_t)
+        proofs.append(Proof(f"{thm.id}: induction step J(T+1) <= J(T)", gap == 0, f"J(T+1) - J(T) = {gap}"))
+        base = sp.simplify(j_t.subs({T: 0, s_t: 0, w_sum: 0, phi_t: phi0}))
+        proofs.append(Proof(f"{thm.id}: base case J(0) = 0", base == 0, f"J(0) = {base}"))
+        proofs.append(Proof(f"{thm.id}: weights decrease, a >= 1", prove_nonnegative(a - 1, thm), f"a = {a}"))
+        # S_T/W_T <= Phi_0/(c W_T) + d/c and W_T >= T a^-T  =>  average <= a^T Phi_0/(c T) + d/c.
+        derived = a**T * phi0 / (c * T) + d / c
+        final = thm.bound**2 if step.progress == delta_t**2 else thm.bound
+        why = "bound^2 (min E <= sqrt(mean E^2))" if step.progress == delta_t**2 else "bound"
+        fgap = sp.expand(final - derived)
+        ok_final = fgap == 0 or prove_nonnegative(fgap, thm)
+        proofs.append(Proof(f"{thm.id}: a^T Phi_0/(c T) + d/c <= {why}", ok_final, f"difference = {fgap}"))
     else:
         rho = contraction_factor(thm)
-        ok_lyap = step.lyapunov == "f(W^t) - f^*"
-        proofs.append(Proof(f"{thm.id}: PŁ applies to the Lyapunov function", ok_lyap, step.lyapunov))
-        proofs.append(Proof(f"{thm.id}: rho = a - 2 mu c >= 0", prove_nonnegative(rho, thm), f"rho = {rho}"))
+        ok_form = step.pl_applied and step.c == 0 or step.phi == delta_t
+        proofs.append(Proof(f"{thm.id}: PŁ applies to the Lyapunov function", ok_form,
+                            "PŁ applied in one_step" if step.pl_applied else step.lyapunov))
+        proofs.append(Proof(f"{thm.id}: rho >= 0", prove_nonnegative(rho, thm), f"rho = {rho}"))
         # rho >= 0 is proved above; a non-negative symbol for it lets sympy combine the powers.
         rho_s = sp.Symbol("rho", nonnegative=True)
         bound_rho = thm.bound.subs(rho, rho_s)
         step_gap = sp.simplify(bound_rho.subs(T, T + 1) - rho_s * bound_rho - d.subs(rho, rho_s))
-        ok_step = step_gap == 0 or prove_nonnegative(step_gap, thm)
+        ok_step = step_gap == 0 or prove_nonnegative(step_gap.subs(rho_s, rho), thm)
         proofs.append(Proof(f"{thm.id}: induction step B(T+1) >= rho B(T) + d", ok_step,
                             f"B(T+1) - rho B(T) - d = {step_gap}"))
         base_gap = sp.simplify(thm.bound.subs(T, 0) - phi0)
@@ -147,34 +244,41 @@ def prove_unrolling(thm: Theorem) -> list[Proof]:
 
 
 def prove_gamma_max(thm: Theorem) -> Proof:
-    """``gamma_max`` equals one stepsize bound and is below all of them."""
+    """``gamma_max`` is the minimum of the stepsize bounds (or, with no condition, a positive default)."""
     bounds = stepsize_bounds(thm)
-    is_one = any(sp.simplify(thm.gamma_max - g) == 0 for g in bounds)
-    below_all = all(sp.simplify(g - thm.gamma_max) == 0 or prove_nonnegative(g - thm.gamma_max, thm)
-                    for g in bounds)
-    return Proof(f"{thm.id}: gamma_max = min of the stepsize bounds", is_one and below_all,
+    if not bounds:
+        ok = thm.gamma_max is None or bool(thm.gamma_max.subs(T, _T_POSITIVE).is_positive)
+        return Proof(f"{thm.id}: no stepsize condition; default stepsize positive", ok, f"{thm.gamma_max}")
+    ok = sp.simplify(thm.gamma_max - sp.Min(*bounds)) == 0
+    return Proof(f"{thm.id}: gamma_max = min of the stepsize bounds", ok,
                  f"gamma_max = {thm.gamma_max}, bounds = {bounds}")
 
 
 def all_proofs(thm: Theorem) -> list[Proof]:
     """Every symbolic check of one theorem."""
-    return [*prove_requirements(thm), *prove_unrolling(thm), prove_gamma_max(thm)]
+    return [*prove_requirements(thm), *prove_one_step(thm), *prove_unrolling(thm), prove_gamma_max(thm)]
 
 
 # --- numeric evaluation -------------------------------------------------------------------------
 
-def substitute(expr: sp.Expr, values: Mapping[str, float]) -> sp.Expr:
-    """Replace every symbol named in ``values`` by its value as an exact binary float."""
+def substitute(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> sp.Expr:
+    """Replace every symbol named in ``values`` by its value as an exact binary float.
+
+    With ``thm``, its derived constants are first replaced by their definitions.
+    """
+    if thm is not None:
+        expr = expand_definitions(expr, thm)
     subs = {BY_NAME[name]: sp.Float(float(v), _DIGITS) for name, v in values.items() if name in BY_NAME}
     return expr.xreplace(subs)
 
 
-def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int] | np.ndarray) -> np.ndarray:
+def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int] | np.ndarray,
+             thm: Theorem | None = None) -> np.ndarray:
     """Evaluate ``expr`` at each T in ``T_values`` with mpmath at 50 digits; returns float64.
 
-    Every free symbol other than ``T`` must be given in ``values``.
+    Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).
     """
-    e = substitute(expr, values)
+    e = substitute(expr, values, thm)
     missing = sorted(s.name for s in e.free_symbols if s != T)
     if missing:
         raise ValueError(f"no value for {missing} when evaluating {expr}")
@@ -183,12 +287,26 @@ def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int]
         return np.array([float(fn(mpmath.mpf(int(t)))) for t in np.asarray(T_values)], dtype=float)
 
 
-def value(expr: sp.Expr, values: Mapping[str, float]) -> float:
-    """A T-free expression evaluated at ``values`` (mpmath, 50 digits)."""
-    return float(evaluate(expr, values, [0])[0])
+def value(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> float:
+    """A T-free expression evaluated at ``values`` (mpmath, 50 digits); a division by zero gives inf."""
+    e = substitute(expr, values, thm)
+    if e.has(sp.zoo, sp.oo) or e.has(sp.nan):
+        return float("inf")
+    try:
+        return float(evaluate(e, {}, [int(values.get("T", 0))])[0])
+    except ZeroDivisionError:
+        return float("inf")
+
+
+def gamma_max_value(thm: Theorem, values: Mapping[str, float]) -> float | None:
+    """The largest admissible stepsize (inf if the condition does not bind), the default, or None."""
+    bounds = stepsize_bounds(thm)
+    if bounds:
+        return min(value(g, values, thm) for g in bounds)
+    return None if thm.gamma_max is None else value(thm.gamma_max, values, thm)
 
 
 def stepsize_satisfied(thm: Theorem, values: Mapping[str, float], rtol: float = 1e-12) -> bool:
     """Whether ``gamma = values['gamma']`` satisfies every ``gamma <= g_i`` (up to float rounding rtol)."""
     g = float(values["gamma"])
-    return all(g <= value(b, values) * (1 + rtol) for b in stepsize_bounds(thm))
+    return all(g <= value(bnd, values, thm) * (1 + rtol) for bnd in stepsize_bounds(thm))

@@ -19,6 +19,22 @@ from verify.errors import require
 
 KINDS = ("exact", "upper", "lower")
 
+#: The constant keys a problem may certify, and what each means (``‖·‖`` Frobenius, one sample ``ξ``).
+CONSTANT_KEYS: Mapping[str, str] = {
+    "L": "smoothness: ||grad f(W) - grad f(V)|| <= L ||W - V|| (safe direction: upper)",
+    "mu": "PL: (1/2) ||grad f(W)||^2 >= mu (f(W) - f*) for all W (safe: lower)",
+    "f_star": "inf f (safe: lower)",
+    "L0": "Lipschitz constant of f = sup of the norm of a subgradient (safe: upper)",
+    "R0": "distance from W0 to the set of minimisers (safe: upper)",
+    "sigma2": "sup_W E||g(W; xi) - grad f(W)||^2 for one sample (safe: upper)",
+    "var_A": "ABC: E||g(W; xi) - grad f(W)||^2 <= 2 var_A (f(W) - f*) + var_C for one sample (safe: upper)",
+    "var_C": "ABC: see var_A (safe: upper)",
+    "Lms": "mean-squared smoothness: E||g(W; xi) - g(V; xi)||^2 <= Lms^2 ||W - V||^2 (safe: upper)",
+    "L_max": "max_i L_i over the components or clients f_i (safe: upper)",
+    "L_tilde": "sqrt((1/M) sum_i L_i^2) over the clients (safe: upper)",
+    "Delta_inf": "f* - (1/M) sum_i inf f_i >= 0, the clients' heterogeneity (safe: upper)",
+}
+
 
 @dataclass(frozen=True)
 class Constant:
@@ -64,9 +80,22 @@ class Problem(Protocol):
     W0 : numpy.ndarray
         ``(m, n)`` initial point, the same for every run (read-only).
     constants : Mapping[str, Constant]
-        Keys among ``"L"`` (smoothness: upper bound on ``sup ‖∇²f‖``), ``"mu"`` (PŁ:
-        ``½‖∇f(W)‖² ≥ mu (f(W) − f*)`` for all ``W``), ``"f_star"`` (``inf f`` or a lower bound).
-        A problem without a certified PŁ constant has no ``"mu"`` key.
+        Keys among :data:`CONSTANT_KEYS`.  Every problem has ``"f_star"``; smooth problems have ``"L"``,
+        non-smooth ones ``"L0"`` and ``"R0"`` instead.  A problem without a certified PŁ constant has no
+        ``"mu"`` key.
+
+    Notes
+    -----
+    Optional oracles (a problem has only those that make sense; check with ``hasattr``):
+
+    * stochastic (:class:`Stochastic`): ``sample_xi(rng, R, batch)`` and ``stochastic_grad(W, xi)``, with
+      ``"var_A"``, ``"var_C"``, ``"Lms"`` (and ``"sigma2"`` when the variance is bounded); finite sums
+      (:class:`FiniteSum`) also have ``N`` and ``"L_max"``.  See :mod:`verify.problems.stochastic`.
+    * federated (:class:`Federated`): ``clients`` (``M``) and ``client_grads(W)`` ``(R, m, n) → (R, M, m,
+      n)`` with ``f = (1/M) Σ_i f_i``; constants ``"L_max"``, ``"L_tilde"``, ``"Delta_inf"``.
+    * non-smooth convex (recognised by ``"L0"`` in ``constants`` and no ``"L"``): ``grad`` returns a
+      subgradient; attribute ``W_star``, the minimiser closest to ``W0``; constants ``"L0"``, ``"R0"``,
+      exact ``"f_star"``.
     """
 
     name: str
@@ -81,6 +110,37 @@ class Problem(Protocol):
 
     def grad(self, W: np.ndarray) -> np.ndarray:
         """Gradients: ``(R, m, n) → (R, m, n)``."""
+        ...
+
+
+@runtime_checkable
+class Stochastic(Protocol):
+    """A problem with a stochastic gradient oracle (see :mod:`verify.problems.stochastic`)."""
+
+    def sample_xi(self, rng: np.random.Generator, R: int, batch: int) -> np.ndarray:
+        """The randomness of a minibatch of ``batch`` samples for each of ``R`` runs."""
+        ...
+
+    def stochastic_grad(self, W: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        """The minibatch-average stochastic gradient at ``W`` ``(R, m, n)`` with randomness ``xi``."""
+        ...
+
+
+@runtime_checkable
+class FiniteSum(Stochastic, Protocol):
+    """``f = (1/N) Σ_i f_i``; ``xi`` is an integer array ``(R, batch)`` of indices (with replacement)."""
+
+    N: int
+
+
+@runtime_checkable
+class Federated(Protocol):
+    """``f = (1/M) Σ_i f_i`` split over ``M = clients`` clients."""
+
+    clients: int
+
+    def client_grads(self, W: np.ndarray) -> np.ndarray:
+        """``∇f_i(W)`` for every client: ``(R, m, n) → (R, M, m, n)``."""
         ...
 
 

@@ -11,11 +11,15 @@ import scipy.linalg
 from verify.errors import UserError
 from verify.problems import _validate as v
 from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.stochastic import FiniteSumOracle, run_chunks
 from verify.problems.synthetic import low_rank_regression, rescale_globally, standardize_columns
 
 NAME = "nonconvex-reg"
 PRETRAIN_MAX_ITERS = 10_000
 PRETRAIN_TOL = 1e-8
+UPPER_GD_STEPS = 200
+#: Relative margin added to a computed value of ``f`` to make it a certified upper bound (rounding).
+ROUNDING_MARGIN = 1e-9
 
 
 def regularizer_grad(x: np.ndarray) -> np.ndarray:
@@ -33,7 +37,7 @@ def regularizer_hess(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class NonconvexReg:
+class NonconvexReg(FiniteSumOracle):
     """``f(x) = ‖Ax − b‖²/(2N) + lam Σ_j x_j²/(1+x_j²)``, ``x = vec(W)`` (row-major), ``d = m n``.
 
     Notes
@@ -49,6 +53,20 @@ class NonconvexReg:
     ``sup_x ‖∇²f(x)‖ = λ_max(G) + 2 lam`` (attained at ``x = 0``; the most negative eigenvalue is
     ``>= −lam/2``): this is ``L``, exact.  ``f ≥ f_LS*`` because the regulariser is non-negative, so
     ``f_star = f_LS*`` is a certified lower bound on ``inf f``.  No PŁ constant is certified.
+
+    Finite-sum oracle over the ``N`` rows: ``f = (1/N) Σ_i f_i`` with
+    ``f_i(x) = ½(a_iᵀx − b_i)² + lam Σ_j x_j²/(1+x_j²)`` (every ``f_i`` carries the whole regulariser).
+
+    * ``L_i = ‖a_i‖² + 2 lam`` (``∇²f_i = a_i a_iᵀ + lam diag(φ'')``, ``φ'' ∈ [−1/2, 2]``; attained at
+      ``x = 0``), ``L_max = max_i L_i``, exact.
+    * ``Lms``: ``∇f_i(x) − ∇f_i(y) = a_i a_iᵀ(x − y) + lam (φ'(x) − φ'(y))``; the triangle inequality in
+      ``L²(i)`` gives ``ℒ ≤ sqrt(λ_max((1/N) Σ_i ‖a_i‖² a_i a_iᵀ)) + 2 lam`` (``φ'`` is 2-Lipschitz),
+      an upper bound.
+    * ABC: ``f_i ≥ 0`` and ``f_i`` is ``L_i``-smooth, so ``‖∇f_i‖² ≤ 2 L_i f_i`` and
+      ``Var ≤ (1/N) Σ ‖∇f_i‖² ≤ 2 L_max f(x) ≤ 2 L_max (f(x) − f*) + 2 L_max f_up`` with ``f_up ≥ f*``:
+      ``var_A = L_max``, ``var_C = 2 L_max f_up`` (upper).  Since ``f_star ≤ f*`` the inequality also
+      holds with the certified ``f_star`` in place of ``f*``.  ``f_up`` is ``f`` at ``W_up`` (GD from
+      ``W0``), evaluated from the data, plus a relative rounding margin.
     """
 
     A: np.ndarray
@@ -61,6 +79,7 @@ class NonconvexReg:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     root: np.ndarray = field(repr=False)
+    W_up: np.ndarray = field(repr=False)
     name: str = NAME
     shape: tuple[int, int] = field(init=False)
 
@@ -69,16 +88,35 @@ class NonconvexReg:
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f(W) = f_LS* + ½‖(R/√N)(x − x̂)‖² + lam Σ x²/(1+x²)``: ``(R, m, n) → (R,)``."""
-        x = as_batch(W, self.shape, f"{self.name}.f").reshape(len(W), -1)
+        x = as_batch(W, self.shape, f"{self.name}.f").reshape(len(W), self.shape[0] * self.shape[1])
         Z = (x - self.x_hat) @ self.root.T
         x2 = x * x
         return self.f_star + 0.5 * np.einsum("ri,ri->r", Z, Z) + self.lam * np.sum(x2 / (1.0 + x2), axis=1)
 
     def grad(self, W: np.ndarray) -> np.ndarray:
         """``∇f(W) = G(x − x̂) + lam·2x/(1+x²)²`` reshaped to ``(R, m, n)``."""
-        x = as_batch(W, self.shape, f"{self.name}.grad").reshape(len(W), -1)
+        x = as_batch(W, self.shape, f"{self.name}.grad").reshape(len(W), self.shape[0] * self.shape[1])
         g = (x - self.x_hat) @ self.G + self.lam * regularizer_grad(x)
         return g.reshape((len(x), *self.shape))
+
+    @property
+    def N(self) -> int:
+        """Number of components (rows of ``A``)."""
+        return self.A.shape[0]
+
+    def mean_component_grad(self, W: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``(1/batch) Σ_b a_{i_b}(a_{i_b}ᵀx − b_{i_b}) + lam φ'(x)`` for ``idx`` ``(R, batch)``: ``(R, m, n)``.
+
+        The rows are gathered in chunks of runs (at most ``GATHER_BUDGET`` numbers at once).
+        """
+        x = W.reshape(len(W), self.shape[0] * self.shape[1])
+        batch = idx.shape[1]
+        g = self.lam * regularizer_grad(x)
+        for c in run_chunks(len(x), batch * x.shape[1]):
+            Ab = self.A[idx[c]]
+            res = np.einsum("rbd,rd->rb", Ab, x[c]) - self.b[idx[c]]
+            g[c] += np.einsum("rb,rbd->rd", res, Ab) / batch
+        return g.reshape(W.shape)
 
 
 def _pretrained_point(
@@ -97,6 +135,41 @@ def _pretrained_point(
             return x, it, gsq
         x = x - step * g
     raise AssertionError("unreachable")
+
+
+def _row_constants(
+    A: np.ndarray, b: np.ndarray, G: np.ndarray, lam: float, L: float, x0: np.ndarray,
+) -> tuple[dict[str, Constant], np.ndarray, int]:
+    """``L_max``, ``Lms``, ``var_A``, ``var_C`` of the row oracle, the point ``x_up`` and its GD steps.
+
+    ``x_up`` is ``UPPER_GD_STEPS`` steps of GD with step ``1/L`` from ``x0`` (monotone by the descent
+    lemma); ``f_up = f(x_up)(1 + ROUNDING_MARGIN)`` evaluated from ``A``, ``b`` directly.
+    """
+    N = A.shape[0]
+    sq = np.einsum("ij,ij->i", A, A)
+    L_max = float(sq.max()) + 2.0 * lam
+    M = (A * (sq / N)[:, None]).T @ A
+    top = float(scipy.linalg.eigh(0.5 * (M + M.T), eigvals_only=True, subset_by_index=[len(M) - 1] * 2)[0])
+    del M
+    h = A.T @ b / N
+    x = x0
+    for _ in range(UPPER_GD_STEPS):
+        x = x - (G @ x - h + lam * regularizer_grad(x)) / L
+    f_up = (float(np.sum((A @ x - b) ** 2)) / (2 * N) + lam * float(np.sum(x * x / (1.0 + x * x))))
+    f_up *= 1.0 + ROUNDING_MARGIN
+    constants = {
+        "L_max": Constant(L_max, "closed form: max_i ||a_i||^2 + 2 lam; Hess f_i = a_i a_i^T + lam diag(phi'') "
+                                 "with phi'' in [-1/2, 2], attained at x = 0"),
+        "Lms": Constant(float(np.sqrt(top)) + 2.0 * lam,
+                        "triangle inequality in L2(i): sqrt(lambda_max((1/N) sum_i ||a_i||^2 a_i a_i^T)) (eigh) "
+                        "+ 2 lam (the regulariser's gradient is 2 lam-Lipschitz)", "upper"),
+        "var_A": Constant(L_max, "f_i >= 0 is L_i-smooth, so Var <= (1/N) sum ||grad f_i||^2 <= 2 L_max f(x) "
+                                 "<= 2 L_max (f - f*) + 2 L_max f_up: var_A = L_max", "upper"),
+        "var_C": Constant(2.0 * L_max * f_up,
+                          f"2 L_max f_up, f_up = f after {UPPER_GD_STEPS} GD steps (step 1/L) from W0, evaluated "
+                          f"from the data, times (1 + {ROUNDING_MARGIN:g}); an upper bound on f*", "upper"),
+    }
+    return constants, x, f_up
 
 
 def nonconvex_reg(
@@ -137,7 +210,9 @@ def nonconvex_reg(
         paper's 64 vs 32, tail 0.8, noise 20, no bias, all coefficients informative, ``A`` standardised
         per column and ``b`` standardised, ``lam = λ_max``), found by GD with step ``1/L_pre`` from a
         standard normal start for at most 10000 steps or until ``‖∇‖² < 1e−8``.
-        Constants: ``L = λ_max(AᵀA/N) + 2 lam`` (exact), ``f_star = min ‖Ax − b‖²/(2N)`` (lower).
+        Constants: ``L = λ_max(AᵀA/N) + 2 lam`` (exact), ``f_star = min ‖Ax − b‖²/(2N)`` (lower), and
+        those of the row oracle (see :class:`NonconvexReg`): ``L_max`` (exact), ``Lms``, ``var_A``,
+        ``var_C`` (upper).
     """
     m = v.integer(NAME, "m", m, 1)
     n = v.integer(NAME, "n", n, 1)
@@ -200,16 +275,19 @@ def nonconvex_reg(
         "f_star": Constant(f_star, "min ||Ax - b||^2 / (2N) (thin QR, then lstsq by rank-revealing QR); "
                                    "a lower bound on inf f because the regulariser is >= 0", kind="lower"),
     }
+    rows, x_up, f_up = _row_constants(A, b, G, lam, L, x_pre)
+    constants.update(rows)
     params = {
         "m": m, "n": n, "N": N, "d": d, "effective_rank": effective_rank, "tail_strength": tail_strength,
         "noise": noise, "lam": lam, "lam_rule": lam_rule, "seed": seed, "informative": max(1, d // 2),
         "bias": 10.0, "rescale": "A and b globally to mean 1.0, std 2.0",
         "pretrain_N": N, "pretrain_effective_rank": pre_rank, "pretrain_tail_strength": 0.8,
         "pretrain_noise": 20.0, "pretrain_lam": lam_pre, "pretrain_iters": pre_iters,
-        "pretrain_grad_sq": pre_gsq,
+        "pretrain_grad_sq": pre_gsq, "f_up": f_up, "f_up_gd_steps": UPPER_GD_STEPS,
         "streams": "SeedSequence(seed).spawn(3): fine-tuning data, pre-training data, pre-training GD start",
     }
     return NonconvexReg(
         A=frozen(A), b=frozen(b), G=frozen(G), x_hat=frozen(x_hat), lam=lam, f_star=f_star,
         W0=frozen(x_pre.reshape(m, n)), params=params, constants=constants, root=frozen(R / np.sqrt(N)),
+        W_up=frozen(x_up.reshape(m, n)),
     )

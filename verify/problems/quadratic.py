@@ -9,6 +9,7 @@ import numpy as np
 
 from verify.problems import _validate as v
 from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.stochastic import AdditiveNoiseOracle, noise_constants
 
 NAME = "isotropic-quadratic"
 
@@ -29,6 +30,7 @@ class IsotropicQuadratic:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     name: str = NAME
+    sigma: float = 0.0
     shape: tuple[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,7 +46,18 @@ class IsotropicQuadratic:
         return self.L * (as_batch(W, self.shape, f"{self.name}.grad") - self.W_star)
 
 
-def isotropic_quadratic(m: int = 12, n: int = 8, L: float = 1.0, seed: int = 0) -> IsotropicQuadratic:
+@dataclass(frozen=True, eq=False)
+class NoisyIsotropicQuadratic(AdditiveNoiseOracle, IsotropicQuadratic):
+    """:class:`IsotropicQuadratic` with the additive-noise oracle ``∇f(W) + ξ``, ``ξ ~ N(0, sigma²/batch)``.
+
+    Constants from :func:`~verify.problems.stochastic.noise_constants`: ``sigma2 = sigma² m n``,
+    ``var_A = 0``, ``var_C = sigma2``, ``Lms = L``, all exact.
+    """
+
+
+def isotropic_quadratic(
+    m: int = 12, n: int = 8, L: float = 1.0, sigma: float = 0.0, seed: int = 0,
+) -> IsotropicQuadratic:
     """Isotropic quadratic ``(L/2)‖W − W*‖²`` with ``W*`` standard normal from ``seed``, ``W0 = 0``.
 
     Parameters
@@ -53,17 +66,22 @@ def isotropic_quadratic(m: int = 12, n: int = 8, L: float = 1.0, seed: int = 0) 
         Shape of ``W`` (``>= 1``).
     L : float
         Curvature (``> 0``); smoothness and PŁ constant.
+    sigma : float
+        ``> 0``: the problem has the additive-noise stochastic oracle (:class:`NoisyIsotropicQuadratic`);
+        ``0`` (default): no stochastic oracle.
     seed : int
         Seed of ``numpy.random.default_rng`` drawing ``W*`` (``>= 0``).
 
     Returns
     -------
     IsotropicQuadratic
-        Constants ``L`` (exact), ``mu = L`` (exact), ``f_star = 0`` (exact).
+        Constants ``L`` (exact), ``mu = L`` (exact), ``f_star = 0`` (exact), and with ``sigma > 0``
+        ``sigma2``, ``var_A``, ``var_C``, ``Lms`` (exact).
     """
     m = v.integer(NAME, "m", m, 1)
     n = v.integer(NAME, "n", n, 1)
     L = v.real(NAME, "L", L, 0.0, strict=True)
+    sigma = v.real(NAME, "sigma", sigma, 0.0)
     seed = v.integer(NAME, "seed", seed, 0)
     W_star = np.random.default_rng(seed).standard_normal((m, n))
     constants = {
@@ -71,7 +89,10 @@ def isotropic_quadratic(m: int = 12, n: int = 8, L: float = 1.0, seed: int = 0) 
         "mu": Constant(L, "closed form: (1/2)||grad f||^2 = L^2 ||W - W*||^2 / 2 = L (f - f*) with equality"),
         "f_star": Constant(0.0, "closed form: f(W*) = 0 and f >= 0"),
     }
-    return IsotropicQuadratic(
+    if sigma > 0:
+        constants.update(noise_constants(sigma, (m, n), constants["L"]))
+    cls = NoisyIsotropicQuadratic if sigma > 0 else IsotropicQuadratic
+    return cls(
         L=L, W_star=frozen(W_star), W0=frozen(np.zeros((m, n))),
-        params={"m": m, "n": n, "L": L, "seed": seed}, constants=constants,
+        params={"m": m, "n": n, "L": L, "sigma": sigma, "seed": seed}, constants=constants, sigma=sigma,
     )

@@ -7,14 +7,22 @@ from collections.abc import Callable
 
 from verify.errors import UserError
 from verify.problems.base import Problem
+from verify.problems.federated_ls import federated_ls
+from verify.problems.l1_regression import l1_regression
 from verify.problems.least_squares import least_squares
 from verify.problems.nonconvex_reg import nonconvex_reg
+from verify.problems.norm_distance import norm_distance
+from verify.problems.pl_sine import pl_sine
 from verify.problems.quadratic import isotropic_quadratic
 
 FAMILIES: dict[str, Callable[..., Problem]] = {
     "isotropic-quadratic": isotropic_quadratic,
     "least-squares": least_squares,
     "nonconvex-reg": nonconvex_reg,
+    "pl-sine": pl_sine,
+    "federated-ls": federated_ls,
+    "l1-regression": l1_regression,
+    "norm-distance": norm_distance,
 }
 
 

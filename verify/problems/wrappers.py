@@ -21,6 +21,13 @@ class Transposed:
     same smoothness and PŁ constants and the same infimum as ``f``.  A left sketch step on ``g``
     (``V ← V − γ H_B ∇g``) is the transpose of a right sketch step on ``f``: transposing the problem and
     swapping ``p ↔ 1 − p`` gives the same distribution of iterates (transposed).
+
+    The optional oracles are carried exactly when the base problem has them (otherwise the attribute
+    is absent and ``hasattr`` is False): ``N``, ``sample_xi`` (the base's randomness ``ξ``, passed through
+    unchanged: indices, or noise of the base's shape ``(R, m, n)``), ``stochastic_grad(V, ξ) =
+    g(Vᵀ; ξ)ᵀ``, ``clients``, ``client_grads(V) = (∇f_i(Vᵀ))ᵀ`` and ``W_star`` (transposed).  All
+    constants, stochastic and federated ones included, are invariant under the isometry and are
+    inherited.  Data attributes of the base (``X``, ``A``, …) are not carried: use ``base``.
     """
 
     base: Problem
@@ -51,6 +58,50 @@ class Transposed:
         """``∇g(V) = ∇f(Vᵀ)ᵀ``: ``(R, n, m) → (R, n, m)``."""
         V = as_batch(W, self.shape, f"{self.name}.grad")
         return self.base.grad(V.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+    # Optional oracles: each property raises AttributeError (so hasattr is False) if the base lacks it.
+
+    @property
+    def N(self) -> int:
+        """The base's number of components."""
+        return self.base.N
+
+    @property
+    def clients(self) -> int:
+        """The base's number of clients."""
+        return self.base.clients
+
+    @property
+    def W_star(self) -> np.ndarray:
+        """``(W*)ᵀ`` of the base."""
+        return np.asarray(self.base.W_star).T
+
+    @property
+    def sample_xi(self) -> Callable[[np.random.Generator, int, int], np.ndarray]:
+        """The base's ``sample_xi``: ``ξ`` is in the base's convention."""
+        return self.base.sample_xi
+
+    @property
+    def stochastic_grad(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """``(V, ξ) ↦ g(Vᵀ; ξ)ᵀ``: ``(R, n, m), ξ → (R, n, m)``."""
+        base = self.base.stochastic_grad
+
+        def stochastic_grad(W: np.ndarray, xi: np.ndarray) -> np.ndarray:
+            V = as_batch(W, self.shape, f"{self.name}.stochastic_grad")
+            return base(V.transpose(0, 2, 1), xi).transpose(0, 2, 1)
+
+        return stochastic_grad
+
+    @property
+    def client_grads(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``V ↦ (∇f_i(Vᵀ))ᵀ`` for every client: ``(R, n, m) → (R, M, n, m)``."""
+        base = self.base.client_grads
+
+        def client_grads(W: np.ndarray) -> np.ndarray:
+            V = as_batch(W, self.shape, f"{self.name}.client_grads")
+            return base(V.transpose(0, 2, 1)).transpose(0, 1, 3, 2)
+
+        return client_grads
 
 
 def transpose(problem: Problem) -> Problem:
