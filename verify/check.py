@@ -1,11 +1,12 @@
 r"""A check: a theorem × a problem × a sketch distribution × a run configuration → a verdict.
 
 1. :func:`prepare` resolves the ids, validates the configuration (:class:`~verify.errors.UserError` on
-   bad input), and instantiates the theorem's constants: ``L``, ``mu``, ``Delta0 = f(W^0) − f^*`` from
-   the problem's certified constants, ``lambda_min_p``/``lambda_max_p`` from the sketch's closed form or,
-   if it has none, from the Monte-Carlo interval at its conservative end (lower end of λ_min^p, upper end
-   of λ_max^p: the bound gets larger and the stepsize condition stricter).  ``gamma = gamma_factor ·
-   gamma_max`` must satisfy the stepsize condition unless ``outside_conditions`` is set.
+   bad input), builds the theorem's estimator from ``params``, and instantiates the theorem's constants
+   (:mod:`verify.constants`); ``lambda_min_p``/``lambda_max_p`` come from the sketch's closed form or, if
+   it has none, from the Monte-Carlo interval at its conservative end (lower end of λ_min^p, upper end of
+   λ_max^p: the bound gets larger and the stepsize condition stricter).  ``gamma = gamma_factor ·
+   gamma_max`` must satisfy the stepsize condition unless ``outside_conditions`` is set; an adaptive
+   (Polyak) rule uses ``gamma_factor`` as a multiplier of its theoretical ratio.
 2. :func:`execute` runs R chains for T steps, forms the measure at log-spaced checkpoints, and decides
    (:mod:`verify.stats`) against ``bound_scale · bound``; then the lemma-level one-step check
    (:mod:`verify.lemma`).  A violated one-step inequality makes the check violated.
@@ -24,17 +25,16 @@ import numpy as np
 import theorems
 from theorems import Theorem
 from verify import problems, sketch, stats, symbolic
-from verify.errors import require
-from verify.estimators import ESTIMATORS
+from verify.constants import ConstantValue, theorem_constants
+from verify.errors import UserError, require
+from verify.estimators import make_estimator
 from verify.lemma import LemmaResult, check_one_step
-from verify.measures import FIRST_T, measure_values
+from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
-from verify.runner import Algorithm, run
+from verify.runner import Algorithm, grad_sq_norm, run
 from verify.seeding import streams, task_seed
-from verify.stepsizes import ConstantStep
+from verify.stepsizes import ConstantStep, PolyakStep
 
-#: Problem constant each assumption needs.
-NEEDS = {"smooth": "L", "lower_bounded": "f_star", "pl": "mu"}
 PLOT_POINTS = 2000
 
 
@@ -55,20 +55,13 @@ class CheckSpec:
     lemma_samples: int = 400
     lambda_samples: int = 20000
     outside_conditions: bool = False
+    params: tuple[tuple[str, Any], ...] = ()
 
     def key(self) -> str:
         """What identifies the random numbers of this check (``bound_scale`` is not part of it)."""
         return (f"{self.theorem}|{self.problem}|{self.sketch}|p={self.p!r}|r={self.r}|runs={self.runs}"
                 f"|iters={self.iters}|gamma_factor={self.gamma_factor!r}|lemma={self.lemma_states}x"
-                f"{self.lemma_samples}|lambda={self.lambda_samples}")
-
-
-@dataclass(frozen=True)
-class ConstantValue:
-    """A constant used by a check and how it was obtained."""
-
-    value: float
-    how: str
+                f"{self.lemma_samples}|lambda={self.lambda_samples}|params={sorted(self.params)!r}")
 
 
 @dataclass(frozen=True)
@@ -79,9 +72,11 @@ class Prepared:
     theorem: Theorem
     problem: Any
     projector: BernoulliProjector
+    estimator: Any
+    stepsize: Any
     constants: dict[str, ConstantValue]
-    gamma: float
-    gamma_max: float
+    gamma: float | None
+    gamma_max: float | None
     conditions_met: bool
     applicable: bool
     reason: str
@@ -92,11 +87,6 @@ def _theorem(theorem_id: str) -> Theorem:
     known = theorems.registry()
     require(theorem_id in known, f"unknown theorem id {theorem_id!r}; known: {', '.join(known)}")
     return known[theorem_id]
-
-
-def _certifying(constant: str) -> list[str]:
-    """Built-in problem families whose default instance certifies ``constant``."""
-    return [name for name in problems.names() if constant in problems.make(name).constants]
 
 
 def _validate_spec(spec: CheckSpec) -> None:
@@ -124,6 +114,13 @@ def _lambda_constants(spec: CheckSpec, projector: BernoulliProjector, m: int, n:
     }, True
 
 
+def _estimator(thm: Theorem, spec: CheckSpec) -> Any:
+    try:
+        return make_estimator(thm.estimator, **dict(spec.params))
+    except TypeError as exc:
+        raise UserError(f"bad parameters {dict(spec.params)} for estimator {thm.estimator!r}: {exc}") from None
+
+
 def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lambda_delta: float = 1e-4) -> Prepared:
     """Validate ``spec`` and instantiate the theorem's constants (see the module docstring)."""
     thm = _theorem(spec.theorem)
@@ -133,47 +130,47 @@ def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lamb
     require(1 <= spec.r <= min(m, n), f"r = {spec.r} is outside [1, min(m, n)] = [1, {min(m, n)}]")
     dist = sketch.make(spec.sketch)
     projector = BernoulliProjector(p=spec.p, r=spec.r, left=dist, right=dist)
-
-    consts: dict[str, ConstantValue] = {}
-    for assumption in thm.assumptions:
-        name = NEEDS.get(assumption)
-        if name is None:
-            continue
-        require(name in problem.constants,
-                f"theorem {thm.id!r} needs the constant {name!r} ({assumption}), which problem "
-                f"{problem.name!r} does not certify; problems that do: {', '.join(_certifying(name))}")
-        c = problem.constants[name]
-        consts[name] = ConstantValue(float(c.value), f"{c.how} [{c.kind}]")
-    f_star = problem.constants["f_star"]
-    require(thm.measure != "gap_last" or f_star.kind == "exact",
-            f"theorem {thm.id!r} bounds f(W^T) - f^*, which needs the exact f^*; problem {problem.name!r} "
-            f"certifies only a lower bound")
-    f0 = float(problem.f(np.asarray(problem.W0, dtype=float)[None])[0])
-    consts["Delta0"] = ConstantValue(f0 - float(f_star.value), f"f(W0) - f_star ({f_star.kind} f_star)")
-
+    estimator = _estimator(thm, spec)
+    f_star = problem.constants.get("f_star")
+    require(f_star is not None, f"theorem {thm.id!r} needs f_star, which problem {problem.name!r} does not certify")
     rng = lambda_rng if lambda_rng is not None else np.random.default_rng(task_seed(0, spec.key()))
     lam, estimated = _lambda_constants(spec, projector, m, n, rng, lambda_delta)
-    consts.update(lam)
-    values = {k: v.value for k, v in consts.items()}
+    consts = theorem_constants(thm, problem, estimator, lam, spec.iters, rng)
+    require(thm.measure not in NEEDS_EXACT_F_STAR or f_star.kind == "exact",
+            f"theorem {thm.id!r} bounds {thm.measure}, which needs the exact f^*; problem {problem.name!r} "
+            f"certifies only a lower bound")
+    values = {k: v.value for k, v in consts.items()} | {"T": spec.iters}
 
     applicable = values["lambda_min_p"] > 0
+    reason = ""
     if not applicable:
         # The theorem says nothing; run at the stepsize it would give with lambda_min_p := lambda_max_p
         # to show how the method behaves (it stalls in the directions the sketch never reaches).
-        gamma_max = symbolic.value(thm.gamma_max, {**values, "lambda_min_p": values["lambda_max_p"]})
-        reason = (f"lambda_min^p = {values['lambda_min_p']:.3g} is not positive for sketch {spec.sketch!r}: "
+        values["lambda_min_p"] = values["lambda_max_p"]
+        reason = (f"lambda_min^p = {consts['lambda_min_p'].value:.3g} is not positive for sketch {spec.sketch!r}: "
                   "Assumption 1 (positive expected projection) fails, the theorem does not apply")
-        return Prepared(spec, thm, problem, projector, consts, spec.gamma_factor * gamma_max, gamma_max,
-                        False, False, reason, estimated)
-
-    gamma_max = symbolic.value(thm.gamma_max, values)
-    gamma = spec.gamma_factor * gamma_max
-    ok = symbolic.stepsize_satisfied(thm, {**values, "gamma": gamma})
-    require(ok or spec.outside_conditions,
-            f"gamma = {gamma:.6g} (factor {spec.gamma_factor}) violates the stepsize condition of {thm.id!r} "
-            f"({', '.join(str(c) for c in thm.stepsize_condition)}, gamma_max = {gamma_max:.6g}); "
-            "pass --outside-conditions to run it anyway")
-    return Prepared(spec, thm, problem, projector, consts, gamma, gamma_max, ok, True, "", estimated)
+    f_star_value = float(f_star.value)
+    if thm.stepsize_rule == "polyak":
+        ratio = spec.gamma_factor * values["lambda_min_p"] / values["lambda_max_p"]
+        ok = spec.gamma_factor == 1.0
+        require(ok or spec.outside_conditions,
+                f"gamma factor {spec.gamma_factor} changes the Polyak stepsize of {thm.id!r}, whose theorem needs "
+                "factor 1; pass --outside-conditions to run it anyway")
+        stepsize: Any = PolyakStep(f_star=f_star_value, ratio=ratio)
+        gamma = gamma_max = None
+    else:
+        gamma_max = symbolic.gamma_max_value(thm, values)
+        require(gamma_max is not None and np.isfinite(gamma_max),
+                f"theorem {thm.id!r} gives no finite stepsize bound for these constants ({gamma_max})")
+        gamma = spec.gamma_factor * gamma_max
+        ok = symbolic.stepsize_satisfied(thm, {**values, "gamma": gamma})
+        require(ok or spec.outside_conditions,
+                f"gamma = {gamma:.6g} (factor {spec.gamma_factor}) violates the stepsize condition of {thm.id!r} "
+                f"({', '.join(str(c) for c in thm.stepsize_condition)}, gamma_max = {gamma_max:.6g}); "
+                "pass --outside-conditions to run it anyway")
+        stepsize = ConstantStep(gamma)
+    return Prepared(spec, thm, problem, projector, estimator, stepsize, consts, gamma, gamma_max,
+                    ok and applicable, applicable, reason, estimated)
 
 
 @dataclass
@@ -197,9 +194,12 @@ class CheckResult:
     slack_T: int | None
     slack_interval: tuple[float, float] | None
     attained: bool
-    gamma: float
-    gamma_max: float
+    gamma: float | None
+    gamma_max: float | None
     gamma_factor: float
+    stepsize_rule: str
+    estimator: str
+    params: dict[str, Any]
     conditions_met: bool
     applicable: bool
     seeds: int
@@ -241,6 +241,22 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _lyapunov(prep: Prepared, values: dict[str, float]) -> tuple[Any, str]:
+    """``phi(W, state, grad)`` evaluating the theorem's Phi_t per run, or None and why it cannot be."""
+    thm, problem = prep.theorem, prep.problem
+    f_star = float(problem.constants["f_star"].value)
+    step = thm.one_step
+    if step.phi.has(theorems.symbols.dist_t):
+        lam_min, lam_max = values["lambda_min_p"], values["lambda_max_p"]
+        if prep.lambda_estimated or lam_min != lam_max or not hasattr(problem, "W_star"):
+            return None, "the H^-1 distance needs an isotropic sketch with a closed-form E[H] and a known W*"
+        W_star = np.asarray(problem.W_star, dtype=float)
+        return (lambda W, state, grad: grad_sq_norm(W - W_star) / lam_min), ""
+    k = symbolic.value(step.k, values, thm)
+    est = prep.estimator
+    return (lambda W, state, grad: problem.f(W) - f_star + k * est.error(state, problem, W, grad)), ""
+
+
 def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm | None = None) -> CheckResult:
     """Run a prepared check; ``alpha`` is this check's share of the family-wise level.
 
@@ -257,47 +273,62 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
     alpha_each = alpha / n_tests
     snapshot_at = np.unique(np.round(np.linspace(0, T - 1, num=min(4, T))).astype(int)).tolist()
     if algorithm is None:
-        algorithm = Algorithm(ESTIMATORS["gd"](), prep.projector,
-                              ConstantStep(prep.gamma))
+        algorithm = Algorithm(prep.estimator, prep.projector, prep.stepsize)
     trace = run(problem, algorithm, spec.runs, T, rngs["runs"], snapshot_at if prep.applicable else ())
     t_run = time.perf_counter() - t0
 
+    values = {k: v.value for k, v in prep.constants.items()} | {"T": T}
+    if prep.gamma is not None:
+        values["gamma"] = prep.gamma
+    if not prep.applicable:
+        values["lambda_min_p"] = values["lambda_max_p"]
     f_star = float(problem.constants["f_star"].value)
-    X = measure_values(thm.measure, trace, checkpoints, f_star)
+    shape = {"a": symbolic.value(thm.one_step.a, values, thm), "k": symbolic.value(thm.one_step.k, values, thm)}
+    X = measure_values(thm.measure, trace, checkpoints, f_star, **shape)
     plot_T = np.arange(1, T + 1) if T <= PLOT_POINTS else stats.log_grid(T, PLOT_POINTS)
-    if thm.measure == "gap_last":
+    if FIRST_T[thm.measure] == 0:
         plot_T = np.concatenate([[0], plot_T])
-    X_plot = measure_values(thm.measure, trace, plot_T, f_star)
-    values = {k: v.value for k, v in prep.constants.items()}
-    values["gamma"] = prep.gamma
+    X_plot = measure_values(thm.measure, trace, plot_T, f_star, **shape)
 
     bounds = stats.mean_bounds(np.where(np.isfinite(X), X, np.nan), alpha_each)
     plot_bounds = stats.mean_bounds(X_plot, alpha_each)
     diverged = stats.first_nonfinite_step(trace.f)
     lemma: LemmaResult | None = None
+    lemma_note = ""
+    slk = None
+    attained = False
     if not prep.applicable:
         bound_vals = np.full(len(checkpoints), np.nan)
         bound_plot = np.full(len(plot_T), np.nan)
         verdict = stats.Verdict("not_applicable", None, prep.reason)
-        slk = None
-        attained = False
     else:
-        bound_vals = spec.bound_scale * symbolic.evaluate(thm.bound, values, checkpoints)
-        bound_plot = spec.bound_scale * symbolic.evaluate(thm.bound, values, plot_T)
+        bound_vals = spec.bound_scale * symbolic.evaluate(thm.bound, values, checkpoints, thm)
+        bound_plot = spec.bound_scale * symbolic.evaluate(thm.bound, values, plot_T, thm)
+        atol = stats.FLOOR * abs(float(bounds.mean[0]))
         if diverged is not None:
             verdict = stats.Verdict("violated", None, f"divergence: non-finite f at step {diverged}")
         else:
-            verdict = stats.decide(bounds, bound_vals)
-        slk = stats.slack(bounds, bound_vals)
+            verdict = stats.decide(bounds, bound_vals, atol=atol)
+        slk = stats.slack(bounds, bound_vals, atol=atol)
         attained = verdict.verdict == "inconclusive" and slk.interval[0] <= 1.0 <= slk.interval[1]
         if attained:
             verdict = stats.Verdict("inconclusive", slk.index,
                                     f"bound attained: bound/mean = {slk.value:.4f}, confidence interval "
                                     f"[{slk.interval[0]:.4f}, {slk.interval[1]:.4f}] contains 1")
-        if spec.lemma_states > 0 and diverged is None:
-            coeffs = tuple(symbolic.value(e, values) for e in (thm.one_step.a, thm.one_step.c, thm.one_step.d))
-            lemma = check_one_step(problem, algorithm, trace, coeffs, f_star, spec.lemma_states,
-                                   spec.lemma_samples, rngs["lemma"], alpha_each)
+        phi, lemma_note = _lyapunov(prep, values)
+        if spec.lemma_states > 0 and diverged is None and phi is not None:
+            step = thm.one_step
+            a, c, d = (symbolic.value(e, values, thm) for e in (step.a, step.c, step.d))
+            progress = symbolic.substitute(step.progress, {}, thm)
+            qs = theorems.symbols
+
+            def rhs(W: np.ndarray, state: Any, grad: np.ndarray) -> np.ndarray:
+                delta = problem.f(W) - f_star
+                prog = {qs.grad_sq: grad_sq_norm(grad), qs.delta_t: delta, qs.delta_t**2: delta**2}[progress]
+                return a * phi(W, state, grad) - c * prog + d
+
+            lemma = check_one_step(problem, algorithm, trace, phi, rhs, spec.lemma_states, spec.lemma_samples,
+                                   rngs["lemma"], alpha_each)
             if lemma.verdict == "violated" and verdict.verdict != "violated":
                 verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma.reason}")
     t_total = time.perf_counter() - t0
@@ -314,6 +345,7 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
         slack_T=None if slk is None else int(checkpoints[slk.index]),
         slack_interval=None if slk is None else slk.interval, attained=attained,
         gamma=prep.gamma, gamma_max=prep.gamma_max, gamma_factor=spec.gamma_factor,
+        stepsize_rule=thm.stepsize_rule, estimator=prep.estimator.name, params=dict(spec.params),
         conditions_met=prep.conditions_met, applicable=prep.applicable,
         seeds=spec.runs, iters=T, alpha=alpha, alpha_each=alpha_each, bound_scale=spec.bound_scale,
         root_seed=root_seed, spawn_key=list(seed.spawn_key),
@@ -321,7 +353,7 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
         checkpoints=checkpoints.tolist(), observed_mean=bounds.mean.tolist(),
         ci_lower=bounds.lower.tolist(), ci_upper=bounds.upper.tolist(), bound=bound_vals.tolist(),
         diverged_at=diverged,
-        lemma=None if lemma is None else asdict(lemma),
+        lemma=asdict(lemma) if lemma is not None else ({"skipped": lemma_note} if lemma_note else None),
         timings={"runs_s": t_run, "total_s": t_total},
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),

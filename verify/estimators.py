@@ -69,6 +69,9 @@ class Estimator(Protocol):
     """``state = init(...)``, ``G^t = direction(state)``, ``state = update(...)`` after each step."""
 
     name: ClassVar[str]
+    #: True when G^t is a fresh draw at W^t alone (GD, SGD, QGD): the state carries no information, and
+    #: a one-step test from W^t must redraw it; False when G^t is part of the Markov state.
+    memoryless: ClassVar[bool]
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         """State at ``W^0``; ``W`` and ``grad = ∇f(W^0)`` have shape (R, m, n)."""
@@ -153,6 +156,7 @@ class FullGradient:
     """
 
     name: ClassVar[str] = "gd"
+    memoryless: ClassVar[bool] = True
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         return grad
@@ -178,6 +182,7 @@ class SGD:
 
     batch: int = 1
     name: ClassVar[str] = "sgd"
+    memoryless: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         integer(self.name, "batch", self.batch, 1)
@@ -217,6 +222,7 @@ class PAGE:
     batch_prime: int = 1
     batch0: int | None = None
     name: ClassVar[str] = "page"
+    memoryless: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         real(self.name, "q", self.q, 0.0, strict=True, maximum=1.0)
@@ -262,6 +268,7 @@ class MVR:
     batch: int = 1
     batch0: int = 1
     name: ClassVar[str] = "mvr"
+    memoryless: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         real(self.name, "b", self.b, 0.0, strict=True, maximum=1.0)
@@ -301,6 +308,7 @@ class QGD:
 
     compressor: Compressor
     name: ClassVar[str] = "qgd"
+    memoryless: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=True))
@@ -336,6 +344,7 @@ class MARINA:
     q: float
     compressor: Compressor
     name: ClassVar[str] = "marina"
+    memoryless: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         real(self.name, "q", self.q, 0.0, strict=True, maximum=1.0)
@@ -380,6 +389,7 @@ class EF21:
     compressor: Compressor
     g0: str = "compressed"
     name: ClassVar[str] = "ef21"
+    memoryless: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=False))

@@ -21,7 +21,10 @@ right-skewed; for such data a large sample mean comes with a large sample varian
 *lower* bound conservative (the one a violated verdict rests on) and the *upper* bound, which a holds
 verdict rests on, possibly anti-conservative.  Comparisons allow a relative ``rtol`` (default 1e-9)
 for floating-point rounding only, so that a deterministic run that attains its bound exactly is not
-flagged.
+flagged.  Below the **floating-point floor** ``atol`` (by default ``FLOOR = 1e-12`` times the check's
+initial scale: the measure at its first checkpoint, or Φ at W^0 for one-step tests) float64 cannot
+resolve the quantities (e.g. ``‖W − W*‖²`` is at about ``(eps‖W*‖)²``), so a checkpoint whose bound is
+below ``atol`` is not tested and does not count for the slack.
 
 **Slack** = min over checkpoints of ``B_k / mean_k``: the factor by which the bound could shrink before
 the observed mean would cross it.  A slack near 1 means the check can catch small bound errors.
@@ -36,6 +39,7 @@ from scipy import stats as sps
 
 VERDICTS = ("holds", "violated", "inconclusive", "not_applicable")
 RTOL = 1e-9
+FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ def first_nonfinite_step(X: np.ndarray) -> int | None:
     return int(np.argmax(bad)) if bad.any() else None
 
 
-def decide(bounds: MeanBounds, bound: np.ndarray, rtol: float = RTOL) -> Verdict:
+def decide(bounds: MeanBounds, bound: np.ndarray, rtol: float = RTOL, atol: float = 0.0) -> Verdict:
     """Compare confidence bounds with the theorem's bound values (see the module docstring)."""
-    limit = np.asarray(bound, dtype=float) * (1 + rtol)
+    bound = np.asarray(bound, dtype=float)
+    limit = np.where(bound > atol, bound * (1 + rtol), np.inf)
     above = bounds.lower > limit
     if above.any():
         k = int(np.argmax(above))
@@ -104,11 +109,11 @@ class Slack:
     interval: tuple[float, float]
 
 
-def slack(bounds: MeanBounds, bound: np.ndarray) -> Slack:
-    """Slack of a check: the smallest ratio bound/observed mean over the checkpoints."""
+def slack(bounds: MeanBounds, bound: np.ndarray, atol: float = 0.0) -> Slack:
+    """Slack of a check: the smallest ratio bound/observed mean over the checkpoints above the floor."""
     bound = np.asarray(bound, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bounds.mean > 0, bound / bounds.mean, np.inf)
+        ratio = np.where((bounds.mean > 0) & (bound > atol), bound / bounds.mean, np.inf)
     k = int(np.argmin(ratio))
     with np.errstate(divide="ignore"):
         lo = bound[k] / bounds.upper[k] if bounds.upper[k] > 0 else np.inf

@@ -1,10 +1,11 @@
 """The built-in suite: every theorem on the problems it applies to, and how a run is assembled.
 
-Each entry is a :class:`~verify.check.CheckSpec`.  The instances are chosen so that every theorem has
-at least one **tight** instance (slack close to 1, so that a bound error of a few percent is caught):
-on ``isotropic-quadratic`` with Gaussian sketches at gamma = 1/L, ``E_t Phi_{t+1} = (1 - lambda) Phi_t``
-exactly, so ``gd-pl`` is attained with equality and ``gd-nc`` up to the factor ``1 - (1-lambda)^T``.
-``T = 20`` keeps that factor near 0.89 (λ = p r/m + (1-p) r/n = 0.104 at m = 12, n = 8, r = 1, p = 0.5).
+Each entry is a :class:`~verify.check.CheckSpec`.  Every theorem has a **tight** instance (:data:`TIGHT`,
+slack close to 1, so that a bound error of a few percent is caught).  Examples: on
+``isotropic-quadratic`` with Gaussian sketches at gamma = 1/L, ``E_t Phi_{t+1} = (1 - lambda) Phi_t``
+exactly, so ``gd-pl`` is attained with equality and ``gd-nc`` up to the factor ``1 - (1-lambda)^T``
+(``T = 20`` keeps it near 0.89 at λ = 0.104); with additive noise the SGD one-step inequality is an
+equality too; on ``norm-distance`` the Polyak step's one-step inequality is an equality.
 """
 
 from __future__ import annotations
@@ -17,16 +18,64 @@ import theorems
 from verify.check import CheckResult, CheckSpec, Prepared, execute, prepare
 from verify.errors import require
 
-BUILTIN: tuple[CheckSpec, ...] = (
-    CheckSpec("gd-nc", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=256, iters=20),
+_RANDK = (("compressor", "rand-k:k=24"),)
+_TOPK = (("compressor", "top-k:k=24"),)
+
+#: The tight instance of every theorem: the one whose slack is smallest, used by the mutation tests.
+TIGHT: dict[str, CheckSpec] = {
+    "gd-nc": CheckSpec("gd-nc", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=256, iters=20),
+    "gd-pl": CheckSpec("gd-pl", "least-squares", "gaussian", p=0.5, r=2, runs=256, iters=200),
+    "sgd-nc": CheckSpec("sgd-nc", "isotropic-quadratic:sigma=0.3", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                        params=(("batch", 1),)),
+    "sgd-pl": CheckSpec("sgd-pl", "isotropic-quadratic:sigma=1.0", "gaussian", p=0.5, r=2, runs=256, iters=300,
+                        params=(("batch", 1),)),
+    "mvr-nc": CheckSpec("mvr-nc", "isotropic-quadratic:sigma=1.0", "gaussian", p=0.5, r=2, runs=256, iters=300,
+                        params=(("b", 0.1),)),
+    "mvr-pl": CheckSpec("mvr-pl", "isotropic-quadratic:sigma=0.3", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                        params=(("b", 0.2),)),
+    "page-nc": CheckSpec("page-nc", "least-squares:noise=0.5", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                         params=(("q", 0.2), ("batch_prime", 4))),
+    "page-pl": CheckSpec("page-pl", "least-squares:noise=0.5", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                         params=(("q", 0.2), ("batch_prime", 4))),
+    "qgd-nc": CheckSpec("qgd-nc", "federated-ls:hetero=0,noise=0", "gaussian", p=0.5, r=2, runs=256, iters=100,
+                        params=_RANDK),
+    "qgd-pl": CheckSpec("qgd-pl", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200, params=_RANDK),
+    "marina-nc": CheckSpec("marina-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                           params=(("q", 0.2), *_RANDK)),
+    "marina-pl": CheckSpec("marina-pl", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200,
+                           params=(("q", 0.2), *_RANDK)),
+    "ef21-nc": CheckSpec("ef21-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200, params=_TOPK),
+    "ef21-pl": CheckSpec("ef21-pl", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200, params=_TOPK),
+    "ns-const": CheckSpec("ns-const", "norm-distance", "gaussian", p=0.5, r=2, runs=256, iters=200),
+    "ns-polyak": CheckSpec("ns-polyak", "norm-distance", "gaussian", p=0.5, r=2, runs=256, iters=200),
+}
+
+#: Further instances: other problems, sketches, p, compressors, and the paper's §7.1 problem.
+MORE: tuple[CheckSpec, ...] = (
     CheckSpec("gd-nc", "least-squares", "gaussian", p=0.5, r=2, runs=256, iters=200),
     CheckSpec("gd-nc", "least-squares", "scaled-gaussian", p=0.3, r=2, runs=256, iters=200),
     CheckSpec("gd-nc", "nonconvex-reg", "gaussian", p=0.5, r=2, runs=256, iters=300),
     CheckSpec("gd-nc", "isotropic-quadratic", "degenerate", p=0.5, r=2, runs=64, iters=200),
     CheckSpec("gd-pl", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=256, iters=20),
-    CheckSpec("gd-pl", "least-squares", "gaussian", p=0.5, r=2, runs=256, iters=200),
     CheckSpec("gd-pl", "least-squares", "coordinates", p=0.8, r=3, runs=256, iters=200),
     CheckSpec("gd-pl", "least-squares:m=8,n=8", "haar", p=0.5, r=2, runs=256, iters=200),
+    CheckSpec("gd-pl", "pl-sine", "gaussian", p=0.5, r=2, runs=256, iters=200),
+    CheckSpec("sgd-nc", "least-squares:noise=0.5", "gaussian", p=0.5, r=2, runs=256, iters=200, params=(("batch", 4),)),
+    CheckSpec("sgd-pl", "least-squares:sigma=0.5", "coordinates", p=0.3, r=2, runs=256, iters=300,
+              params=(("batch", 1),)),
+    CheckSpec("mvr-nc", "least-squares:sigma=0.5", "gaussian", p=0.5, r=2, runs=256, iters=300, params=(("b", 0.1),)),
+    CheckSpec("page-nc", "nonconvex-reg", "gaussian", p=0.5, r=2, runs=128, iters=300,
+              params=(("q", 0.1), ("batch_prime", 8))),
+    CheckSpec("qgd-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=100, params=(("compressor", "dither:s=4"),)),
+    CheckSpec("marina-nc", "federated-ls", "rademacher", p=0.7, r=2, runs=256, iters=200,
+              params=(("q", 0.5), ("compressor", "dither:s=4"))),
+    CheckSpec("ef21-pl", "federated-ls:M=8", "haar", p=0.3, r=3, runs=256, iters=200, params=(("compressor", "top-k:k=8"),)),
+    CheckSpec("ns-const", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
+    CheckSpec("ns-polyak", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
+)
+
+BUILTIN: tuple[CheckSpec, ...] = tuple(
+    spec for thm_id in TIGHT for spec in (TIGHT[thm_id], *(s for s in MORE if s.theorem == thm_id))
 )
 
 
@@ -44,7 +93,7 @@ def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | No
     wanted = list(ids) or list(known)
     specs: list[CheckSpec] = []
     for thm_id in wanted:
-        entries = [s for s in BUILTIN if s.theorem == thm_id] or [CheckSpec(thm_id)]
+        entries = [s for s in BUILTIN if s.theorem == thm_id]
         for entry in entries:
             changes = {k: v for k, v in overrides.items() if v is not None}
             if problem is not None:

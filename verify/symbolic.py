@@ -278,7 +278,7 @@ def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int]
 
     Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).
     """
-    e = substitute(expr, values, thm)
+    e = substitute(expr, {k: v for k, v in values.items() if k != "T"}, thm)
     missing = sorted(s.name for s in e.free_symbols if s != T)
     if missing:
         raise ValueError(f"no value for {missing} when evaluating {expr}")
@@ -289,7 +289,7 @@ def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int]
 
 def value(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> float:
     """A T-free expression evaluated at ``values`` (mpmath, 50 digits); a division by zero gives inf."""
-    e = substitute(expr, values, thm)
+    e = substitute(expr, values, thm)  # a T-free expression: a value for T (ns-const's horizon) may be given
     if e.has(sp.zoo, sp.oo) or e.has(sp.nan):
         return float("inf")
     try:
