@@ -116,10 +116,11 @@ def theorem_constants(thm: Theorem, problem: Any, estimator: Any, lam: dict[str,
         if not hasattr(problem, "clients"):
             raise UserError(f"theorem {thm.id!r} needs a federated problem (clients); {problem.name!r} is not")
         out["M"] = ConstantValue(float(problem.clients), "number of clients")
+    comp = getattr(estimator, "compressor", None)
     if "omega" in needed:
-        out["omega"] = ConstantValue(float(estimator.compressor.omega(m * n)), f"{estimator.compressor!r} at d = {m * n}")
+        out["omega"] = ConstantValue(float(comp.omega(m * n)), f"{comp!r} at d = {m * n}")
     if "alpha_c" in needed:
-        out["alpha_c"] = ConstantValue(float(estimator.compressor.alpha(m * n)), f"{estimator.compressor!r} at d = {m * n}")
+        out["alpha_c"] = ConstantValue(float(comp.alpha(m * n)), f"{comp!r} at d = {m * n}")
     if "E0" in needed:
         out["E0"] = initial_error(thm, problem, estimator, out, rng)
     missing = sorted(needed - set(out))

@@ -3,8 +3,8 @@ r"""Lemma-level check: the theorem's one-step inequality at states visited by re
 For a state ``(W^t, estimator state)`` taken from a run, K fresh sketches (and fresh stochastic samples)
 give K independent draws of ``Phi_{t+1}``.  For a memoryless estimator (GD, SGD, QGD) the direction
 ``G^t`` is itself redrawn at ``W^t`` in each replica, because ``E_t`` averages over it; for one with
-memory (PAGE, MVR, MARINA, EF21) ``G^t`` is part of the state and is kept; their mean estimates ``E_t[Phi_{t+1}]``, which is compared
-with the right-hand side of ``one_step``:
+memory (PAGE, MVR, MARINA, EF21) ``G^t`` is part of the state and is kept.  The mean of the draws
+estimates ``E_t[Phi_{t+1}]``, which is compared with the right-hand side of ``one_step``:
 
 .. math:: \mathbb E_t[\Phi_{t+1}] \le a\,\Phi_t - c\,\|\nabla f(W^t)\|^2 + d,\qquad \Phi_t = f(W^t) - f^*.
 
