@@ -47,6 +47,18 @@ def _float(name: str):
     return parse
 
 
+def _param(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--param needs KEY=VALUE, got {text!r}")
+    for cast in (int, float):
+        try:
+            return key, cast(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     reg = theorems.registry()
     if args.json:
@@ -115,7 +127,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     report.ensure_writable(out)
-    specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, runs=args.seeds, iters=args.iters,
+    specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, params=dict(args.param),
+                         runs=args.seeds, iters=args.iters,
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
                          outside_conditions=args.outside_conditions or None)
     results = suite.run_checks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr)
@@ -161,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--p", type=_float("--p"), help="probability of the left sketch")
     p_run.add_argument("--r", type=_positive_int("--r"), help="sketch rank")
     p_run.add_argument("--gamma-factor", type=_float("--gamma-factor"), help="gamma = factor x gamma_max")
+    p_run.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                       help="estimator parameter, e.g. q=0.2, batch_prime=4, b=0.1, batch=8, "
+                            "compressor=rand-k:k=24 (repeatable)")
     p_run.add_argument("--outside-conditions", action="store_true",
                        help="run even if gamma violates the stepsize condition (results are marked)")
     p_run.add_argument("--bound-scale", type=_float("--bound-scale"), default=1.0,

@@ -82,12 +82,12 @@ BUILTIN: tuple[CheckSpec, ...] = tuple(
 
 
 def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | None = None,
-           **overrides: object) -> list[CheckSpec]:
+           params: dict[str, object] | None = None, **overrides: object) -> list[CheckSpec]:
     """Suite entries for ``ids`` (all theorems if empty), with the given fields replaced.
 
-    ``problem``/``sketch`` replace those of every selected entry (duplicates are merged); a theorem with
-    no built-in entry gets a default one.  Other keyword arguments (``runs``, ``iters``, ...) that are
-    not None replace the entry's values.
+    ``problem``/``sketch`` replace those of every selected entry (duplicates are merged); ``params``
+    replace or add estimator parameters.  Other keyword arguments (``runs``, ``iters``, ...) that are not
+    None replace the entry's values.
     """
     known = theorems.registry()
     for i in ids:
@@ -102,6 +102,8 @@ def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | No
                 changes["problem"] = problem
             if sketch is not None:
                 changes["sketch"] = sketch
+            if params:
+                changes["params"] = tuple(sorted({**dict(entry.params), **params}.items()))
             spec = replace(entry, **changes)
             if spec not in specs:
                 specs.append(spec)
