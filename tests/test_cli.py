@@ -120,3 +120,15 @@ def test_console_script_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_run_whole_builtin_suite_small_writes_every_plot(capsys, tmp_path):
+    """Every theorem and measure goes through the report (tiny runs: this is about the pipeline)."""
+    import theorems
+
+    out = tmp_path / "all"
+    code, _, err = _run(capsys, "run", "--iters", "8", "--seeds", "8", "--out", str(out))
+    assert code in (0, 1), err
+    data = json.loads((out / "results.json").read_text())
+    assert {c["theorem"] for c in data["checks"]} == set(theorems.registry())
+    assert len(list((out / "plots").glob("*.png"))) == len(data["checks"])

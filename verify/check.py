@@ -193,6 +193,7 @@ class CheckResult:
     slack: float | None
     slack_T: int | None
     slack_interval: tuple[float, float] | None
+    slack_final: float | None
     attained: bool
     gamma: float | None
     gamma_max: float | None
@@ -344,6 +345,7 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
         slack=None if slk is None else _finite_or_none(slk.value),
         slack_T=None if slk is None else int(checkpoints[slk.index]),
         slack_interval=None if slk is None else slk.interval, attained=attained,
+        slack_final=None if slk is None or bounds.mean[-1] <= 0 else _finite_or_none(bound_vals[-1] / bounds.mean[-1]),
         gamma=prep.gamma, gamma_max=prep.gamma_max, gamma_factor=spec.gamma_factor,
         stepsize_rule=thm.stepsize_rule, estimator=prep.estimator.name, params=dict(spec.params),
         conditions_met=prep.conditions_met, applicable=prep.applicable,

@@ -142,14 +142,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _print_summary(results: Sequence) -> None:
     from verify.report import verdict_label
 
-    header = f"{'theorem':<8} {'problem':<24} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
+    header = f"{'theorem':<9} {'problem':<30} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
              f"{'slack':>8} {'one-step':<13} {'time':>6}"
     print(header)
     print("-" * len(header))
     for r in results:
         slack = "-" if r.slack is None else f"{r.slack:.3g}"
         lemma = "-" if r.lemma is None else r.lemma["verdict"]
-        print(f"{r.theorem:<8} {r.problem:<24} {r.sketch:<16} {r.p:>5g} {r.r:>3} {r.gamma:>10.4g} "
+        gamma = "polyak" if r.gamma is None else f"{r.gamma:.4g}"
+        print(f"{r.theorem:<9} {r.problem:<30} {r.sketch:<16} {r.p:>5g} {r.r:>3} {gamma:>10} "
               f"{verdict_label(r):<23} {slack:>8} {lemma:<13} {r.timings['total_s']:>5.1f}s")
 
 

@@ -21,6 +21,15 @@ from verify.runner import Trace
 FIRST_T = {"avg_grad_sq": 1, "weighted_grad_sq": 1, "gap_last": 0, "lyapunov": 0, "gap_avg_iterate": 1,
            "gap_best": 1}
 NEEDS_EXACT_F_STAR = {"gap_last", "lyapunov", "gap_avg_iterate", "gap_best"}
+#: Axis labels (matplotlib mathtext) for the plots.
+LABELS = {
+    "avg_grad_sq": r"$\frac{1}{T}\sum_{t<T}\|\nabla f(W^t)\|^2$",
+    "weighted_grad_sq": r"$\sum_{t<T} w_t\|\nabla f(W^t)\|^2 / \sum_{t<T} w_t$",
+    "gap_last": r"$f(W^T)-f^*$",
+    "lyapunov": r"$\Phi_T = f(W^T)-f^* + k\,\mathrm{err}_T$",
+    "gap_avg_iterate": r"$f(\overline{W}^T)-f^*$",
+    "gap_best": r"$\min_{t<T} f(W^t)-f^*$",
+}
 
 
 def measure_values(measure: str, trace: Trace, T_points: np.ndarray, f_star: float, a: float = 1.0,

@@ -21,6 +21,7 @@ from typing import Any
 
 from verify.check import CheckResult
 from verify.errors import UserError
+from verify.measures import LABELS
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -70,7 +71,8 @@ def provenance() -> dict[str, Any]:
 
 def check_name(res: CheckResult) -> str:
     """A file-name-safe name for one check."""
-    raw = f"{res.theorem}__{res.problem}__{res.sketch}__p{res.p}_r{res.r}"
+    params = "".join(f"_{k}={v}" for k, v in sorted(res.params.items()))
+    raw = f"{res.theorem}__{res.problem}__{res.sketch}__p{res.p}_r{res.r}{params}"
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", raw)
 
 
@@ -95,11 +97,10 @@ def plot_check(res: CheckResult, path: Path) -> None:
         scale = "" if res.bound_scale == 1 else f" x {res.bound_scale:g}"
         ax.plot(T, c["bound"], color="tab:red", ls="--", lw=1.8, label=f"theorem bound{scale}")
     ax.set_yscale("log")
-    if res.measure == "avg_grad_sq":
+    if res.measure in ("avg_grad_sq", "weighted_grad_sq", "gap_avg_iterate", "gap_best"):
         ax.set_xscale("log")
     ax.set_xlabel("iterations T")
-    ax.set_ylabel({"avg_grad_sq": r"$\frac{1}{T}\sum_{t<T}\|\nabla f(W^t)\|^2$",
-                   "gap_last": r"$f(W^T)-f^*$"}[res.measure])
+    ax.set_ylabel(LABELS[res.measure])
     slack = "" if res.slack is None else f", slack {res.slack:.3g}"
     ax.set_title(f"{res.theorem} on {res.problem}, {res.sketch} sketch (p={res.p}, r={res.r})\n"
                  f"verdict: {verdict_label(res)}{slack}", fontsize=10)
@@ -129,16 +130,17 @@ def markdown(results: Sequence[CheckResult], meta: dict[str, Any], plots: dict[s
         f"Root seed {meta['seed']}, family-wise α = {meta['alpha']:g} (Bonferroni over checks, checkpoints "
         f"and one-step states), {meta['date']}, commit `{meta.get('commit') or 'unknown'}`.",
         "",
-        "| theorem | paper | provenance | problem | sketch | p | r | γ | runs | T | verdict | slack | one-step | "
-        "time (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| theorem | paper | provenance | problem | sketch | p | r | γ | runs | T | verdict | slack | slack at T | "
+        "one-step | time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         lemma = "–" if res.lemma is None else f"{res.lemma['verdict']} ({_fmt(res.lemma['slack'])})"
+        gamma = "Polyak" if res.gamma is None else _fmt(res.gamma, ".4g")
         lines.append(
             f"| `{res.theorem}` | {res.paper_ref} | {res.provenance['tag']} | `{res.problem}` | {res.sketch} | "
-            f"{res.p:g} | {res.r} | {_fmt(res.gamma, '.4g')} | {res.seeds} | {res.iters} | **{verdict_label(res)}** | "
-            f"{_fmt(res.slack)} | {lemma} | {res.timings['total_s']:.1f} |")
+            f"{res.p:g} | {res.r} | {gamma} | {res.seeds} | {res.iters} | **{verdict_label(res)}** | "
+            f"{_fmt(res.slack)} | {_fmt(res.slack_final)} | {lemma} | {res.timings['total_s']:.1f} |")
     if not plots:
         lines += ["", "_Plots were not drawn: matplotlib is not installed (`pip install '.[report]'`)._"]
     for res in results:
