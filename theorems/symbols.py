@@ -76,3 +76,15 @@ BY_NAME: dict[str, sp.Symbol] = {
               A, B, C, sigma2, Lms, b, q, b_prime, omega, M, L_max, L_tilde, Delta_inf, alpha_c, theta, beta,
               E0, L0, R0)
 }
+
+#: LaTeX names for printing (``sympy.latex(expr, symbol_names=LATEX_NAMES)``).
+LATEX_NAMES: dict[sp.Symbol, str] = {
+    lambda_min_p: r"\lambda_{\min}^p", lambda_max_p: r"\lambda_{\max}^p", Delta0: r"\Delta_0",
+    Delta_inf: r"\Delta^{\inf}", L_tilde: r"\widetilde L", L_max: r"L_{\max}", Lms: r"\mathcal{L}",
+    sigma2: r"\sigma^2", b_prime: "b'", alpha_c: r"\alpha", E0: r"\mathcal{G}^0",
+}
+
+
+def latex(expr: sp.Expr) -> str:
+    """LaTeX of ``expr`` with the paper's symbol names."""
+    return sp.latex(expr, symbol_names=LATEX_NAMES)

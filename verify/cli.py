@@ -67,7 +67,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     width = max(len(i) for i in reg)
     for t in reg.values():
-        print(f"{t.id:<{width}}  {t.paper_ref:<24} {t.provenance.tag:<13} {t.title}")
+        print(f"{t.id:<{width}}  {t.paper_ref:<40} {t.provenance.tag:<13} {t.title}")
     return EXIT_OK
 
 
@@ -80,12 +80,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"{t.id}: {t.title} ({t.paper_ref})")
     print(f"provenance: {t.provenance.tag} - {t.provenance.source}")
     print(f"setting: {t.setting}; assumptions: {', '.join(t.assumptions)}; method: {t.method}")
-    print(f"stepsize condition: {', '.join(str(c) for c in t.stepsize_condition)}   (gamma_max = {t.gamma_max})")
+    cond = ", ".join(str(c) for c in t.stepsize_condition) or "none"
+    print(f"stepsize condition: {cond}   (gamma_max = {t.gamma_max}; rule: {t.stepsize_rule})")
     print(f"measure: {t.measure}")
     print(f"bound: {t.bound}")
     print(f"LaTeX: {t.statement}")
     s = t.one_step
-    print(f"one step: E_t[Phi_(t+1)] <= ({s.a}) Phi_t - ({s.c}) ||grad f||^2 + ({s.d}),  Phi = {s.lyapunov}")
+    print(f"one step: E_t[Phi_(t+1)] <= ({s.a}) Phi_t - ({s.c}) {s.progress} + ({s.d}),  Phi = {s.lyapunov}"
+          + ("  (PŁ applied)" if s.pl_applied else ""))
     proofs = symbolic.all_proofs(t)
     print(f"symbolic checks: {sum(p.ok for p in proofs)}/{len(proofs)} proved")
     for p in proofs:

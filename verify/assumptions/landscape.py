@@ -1,0 +1,188 @@
+r"""What every check shares: the scale of the problem, the sampling region and an estimate of ``f*``.
+
+**Scale.**  ``sigma = max(1, rms(W0), rms(Ŵ − W0))`` is the size of one entry, ``Ŵ`` the best point the
+solver found; the sampling region is ``{c + s·sigma·Z}`` for centres ``c ∈ {W0, Ŵ}``, scales
+``s ∈ {0.1, 1, 3}`` and ``Z`` with i.i.d. standard normal entries (so ``‖c − point‖ ≈ s·sigma·√(mn)``).
+
+**f\*.**  ``scipy.optimize.minimize`` (L-BFGS-B with the problem's gradient) from ``W0`` and from
+random points ``W0 + max(1, rms(W0))·Z``; the smallest value found, ``f(Ŵ)``, estimates ``inf f`` from
+above.  When the problem states ``f_star`` exactly it is used instead (and checked: no evaluated
+``f`` may fall below it); a certified lower bound (kind ``"lower"``) only bounds the estimate.
+A run that drives ``f`` below ``f(W0) − 10¹⁰ (1 + |f(W0)|)`` is stopped: ``f`` looks unbounded below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize as so
+
+from verify.assumptions.adapter import OracleError, Oracles
+from verify.assumptions.findings import Budget
+
+__all__ = ["SCALES", "UNBOUNDED_FACTOR", "Landscape", "explore", "norms", "rms"]
+
+SCALES = (0.1, 1.0, 3.0)
+"""Scales ``s`` of the sampling region, in units of ``sigma`` per entry."""
+
+UNBOUNDED_FACTOR = 1e10
+"""``f < f(W0) − UNBOUNDED_FACTOR (1 + |f(W0)|)`` is taken as evidence that ``f`` is unbounded below."""
+
+GAP_RTOL = 1e-10
+"""Gaps ``f − f*`` below ``GAP_RTOL · max(1, |f(W0)|, |f*|)`` are not resolved by float64 evaluations of ``f``."""
+
+
+def norms(X: np.ndarray) -> np.ndarray:
+    """Frobenius norms of a batch: ``(K, m, n) → (K,)``."""
+    return np.sqrt(np.einsum("kij,kij->k", X, X))
+
+
+def rms(X: np.ndarray) -> float:
+    """Root mean square of the entries."""
+    return float(np.sqrt(np.mean(np.square(X))))
+
+
+class _Unbounded(Exception):
+    def __init__(self, W: np.ndarray, value: float) -> None:
+        super().__init__("f decreases without bound")
+        self.W, self.value = W, value
+
+
+@dataclass(frozen=True, eq=False)
+class Landscape:
+    """The problem's scale, a sample of points, and ``f*``.
+
+    Attributes
+    ----------
+    W0, g0 : (m, n) ndarray
+        Initial point and its gradient; ``f0 = f(W0)``.
+    sigma : float
+        Entry scale (see the module docstring).
+    W_hat : (m, n) ndarray or None
+        Best point found by the solver (None if the solver failed).
+    f_hat : float or None
+        ``f(W_hat)``.
+    f_star : float or None
+        The value used for ``f*``: the problem's exact ``f_star`` if given, else ``f_hat``.
+    f_star_how : str
+        Where ``f_star`` comes from.
+    endpoints : (S, m, n) ndarray
+        Where each solver start stopped; ``endpoint_f`` ``(S,)`` and ``endpoint_grad_norm`` ``(S,)``.
+    points : (P, m, n) ndarray
+        The sampling region's points, ordered by centre then scale (``P = 2 · 3 · Budget.points``).
+    unbounded : dict or None
+        Witness that ``f`` decreases without bound, if a solver run found one.
+    solver_error : OracleError or None
+        An error of the user's code during the solver runs.
+    """
+
+    W0: np.ndarray
+    f0: float
+    g0: np.ndarray
+    sigma: float
+    W_hat: np.ndarray | None
+    f_hat: float | None
+    f_star: float | None
+    f_star_how: str
+    endpoints: np.ndarray
+    endpoint_f: np.ndarray
+    endpoint_grad_norm: np.ndarray
+    points: np.ndarray
+    unbounded: dict | None
+    solver_error: OracleError | None
+
+    @property
+    def radius(self) -> float:
+        """``sigma·√(mn)``: the typical distance between sample points."""
+        return self.sigma * float(np.sqrt(self.W0.size))
+
+    @property
+    def gap_floor(self) -> float:
+        """Smallest gap ``f − f*`` that float64 evaluations of ``f`` resolve (see :data:`GAP_RTOL`)."""
+        ref = max(1.0, abs(self.f0), abs(self.f_star) if self.f_star is not None else 0.0)
+        return GAP_RTOL * ref
+
+    @property
+    def centres(self) -> list[np.ndarray]:
+        """``[W0, Ŵ]`` (``[W0, W0]`` when the solver found nothing)."""
+        return [self.W0, self.W0 if self.W_hat is None else self.W_hat]
+
+
+def _solve(orc: Oracles, x0: np.ndarray, iters: int, floor: float) -> np.ndarray:
+    """L-BFGS-B from ``x0``; raises :class:`_Unbounded` when ``f`` drops below ``floor``."""
+    shape = orc.shape
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        W = x.reshape(1, *shape)
+        value = float(orc.f(W)[0])
+        if value < floor:
+            raise _Unbounded(W[0], value)
+        return value, orc.grad(W)[0].ravel()
+
+    res = so.minimize(fun, x0.ravel(), jac=True, method="L-BFGS-B",
+                      options={"maxiter": iters, "gtol": 1e-12, "ftol": 1e-15})
+    return res.x.reshape(shape)
+
+
+def _starts(orc: Oracles, rng: np.random.Generator, count: int) -> np.ndarray:
+    scale = max(1.0, rms(orc.W0))
+    Z = rng.standard_normal((max(count - 1, 0), *orc.shape))
+    return np.concatenate([orc.W0[None], orc.W0 + scale * Z])
+
+
+def _region(centres: list[np.ndarray], sigma: float, per: int, rng: np.random.Generator) -> np.ndarray:
+    shape = centres[0].shape
+    pts = [c + s * sigma * rng.standard_normal((per, *shape)) for c in centres for s in SCALES]
+    return np.concatenate(pts)
+
+
+def explore(orc: Oracles, rng: np.random.Generator, budget: Budget) -> Landscape:
+    """Evaluate ``f`` and ``∇f`` at ``W0``, run the solver, and draw the sampling region.
+
+    Raises
+    ------
+    OracleError
+        If ``f`` or ``grad`` fails at ``W0`` (nothing can be checked then).  Failures during the solver
+        runs are recorded in ``solver_error`` instead.
+    """
+    W0 = orc.W0
+    f0 = float(orc.f(W0[None])[0])
+    g0 = orc.grad(W0[None])[0]
+    floor = f0 - UNBOUNDED_FACTOR * (1.0 + abs(f0))
+    ends, unbounded, error = [], None, None
+    for x0 in _starts(orc, rng, budget.solver_starts):
+        try:
+            ends.append(_solve(orc, x0, budget.solver_iters, floor))
+        except _Unbounded as exc:
+            unbounded = {"point": exc.W.tolist(), "f": exc.value, "f_W0": f0,
+                         "threshold": floor, "rule": f"f < f(W0) - {UNBOUNDED_FACTOR:g} (1 + |f(W0)|)"}
+            break
+        except OracleError as exc:
+            error = exc
+            break
+    endpoints = np.array(ends) if ends else np.zeros((0, *orc.shape))
+    endpoint_f = orc.f(endpoints) if len(ends) else np.zeros(0)
+    endpoint_gn = np.sqrt(np.einsum("kij,kij->k", *(2 * [orc.grad(endpoints)]))) if len(ends) else np.zeros(0)
+    W_hat = f_hat = None
+    if len(ends) and unbounded is None and error is None:
+        k = int(np.argmin(endpoint_f))
+        W_hat, f_hat = endpoints[k], float(endpoint_f[k])
+        if f0 < f_hat:
+            W_hat, f_hat = W0.copy(), f0
+    if orc.f_star is not None:
+        f_star, how = orc.f_star, "given by the problem (exact)"
+    elif f_hat is not None:
+        f_star = f_hat
+        how = (f"estimated: min of f over {len(ends)} L-BFGS-B runs (scipy.optimize.minimize) from W0 and random "
+               "starts; an upper estimate of inf f")
+        if orc.f_star_lower is not None:
+            how += f" (the problem certifies inf f >= {orc.f_star_lower:.6g})"
+    else:
+        f_star, how = None, "unknown: the solver failed"
+    sigma = max(1.0, rms(W0), 0.0 if W_hat is None else rms(W_hat - W0))
+    centres = [W0, W0 if W_hat is None else W_hat]
+    points = _region(centres, sigma, budget.points, rng)
+    return Landscape(W0=W0, f0=f0, g0=g0, sigma=sigma, W_hat=W_hat, f_hat=f_hat, f_star=f_star, f_star_how=how,
+                     endpoints=endpoints, endpoint_f=endpoint_f, endpoint_grad_norm=endpoint_gn, points=points,
+                     unbounded=unbounded, solver_error=error)
