@@ -81,7 +81,7 @@ BY_NAME: dict[str, sp.Symbol] = {
 LATEX_NAMES: dict[sp.Symbol, str] = {
     lambda_min_p: r"\lambda_{\min}^p", lambda_max_p: r"\lambda_{\max}^p", Delta0: r"\Delta_0",
     Delta_inf: r"\Delta^{\inf}", L_tilde: r"\widetilde L", L_max: r"L_{\max}", Lms: r"\mathcal{L}",
-    sigma2: r"\sigma^2", b_prime: "b'", alpha_c: r"\alpha", E0: r"\mathcal{G}^0",
+    sigma2: r"\sigma^2", b_prime: "b'", alpha_c: r"\alpha", E0: "E_0",
 }
 
 
