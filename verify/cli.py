@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_lam.add_argument("--seed", type=_positive_int("--seed"), default=0)
     p_lam.add_argument("--json", action="store_true")
     p_lam.set_defaults(func=_cmd_lambda)
+
+    from verify.assumptions import add_parser as add_assumptions_parser
+
+    add_assumptions_parser(sub)
     return parser
 
 

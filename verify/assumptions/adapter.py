@@ -103,6 +103,8 @@ def _locate(oracle: str, fn: Batched, W: np.ndarray, args: tuple[np.ndarray, ...
 def _evaluate(oracle: str, fn: Batched, W: np.ndarray, args: tuple[np.ndarray, ...], tail: tuple[int, ...]
               ) -> np.ndarray:
     """Call a batched oracle on ``W`` ``(K, m, n)`` and check the result has shape ``(K, *tail)`` and is finite."""
+    if len(W) == 0:
+        return np.zeros((0, *tail))
     try:
         out = np.asarray(fn(W, *args), dtype=np.float64)
     except OracleError:
@@ -160,6 +162,9 @@ class Oracles:
         A certified lower bound on ``inf f`` (built-in problems whose ``f_star`` is of kind ``"lower"``).
     stochastic_source : str or None
         Where the stochastic gradient comes from, or None without one.
+    stochastic_is_components : bool
+        The stochastic gradient is ``∇f_i`` with ``i`` uniform (a finite sum): it is unbiased exactly when the
+        components average to ``∇f``, which the oracle check tests without sampling.
     n_components, n_clients : int or None
         ``N`` and ``M`` when the component / client oracles exist.
     """
@@ -171,6 +176,7 @@ class Oracles:
     f_star: float | None
     f_star_lower: float | None
     stochastic_source: str | None
+    stochastic_is_components: bool
     n_components: int | None
     n_clients: int | None
     _f: Batched
@@ -318,7 +324,8 @@ def _adapt_user(obj: object, who: str) -> Oracles:
         origin="user object (unbatched: called one matrix at a time)",
         shape=shape, W0=_W0(obj, shape, who),
         f_star=None if f_star is None else _number(f_star, who, "f_star"), f_star_lower=None,
-        stochastic_source=source, n_components=N, n_clients=M,
+        stochastic_source=source, stochastic_is_components=source is not None and stoch is None and N is not None,
+        n_components=N, n_clients=M,
         _f=_per_point("f", obj.f, shape, scalar=True), _grad=_per_point("grad", obj.grad, shape, scalar=False),
         _subgrad=None if subgrad is None else _per_point("subgrad", subgrad, shape, scalar=False),
         _sample=sample, _stochastic=stochastic, _component=component, _client=client,
@@ -347,7 +354,8 @@ def _adapt_problem(p: Problem) -> Oracles:
     return Oracles(
         name=p.name, origin="batched Problem", shape=shape, W0=np.array(p.W0, dtype=float),
         f_star=float(c.value) if exact else None, f_star_lower=float(c.value) if c is not None and not exact else None,
-        stochastic_source=source, n_components=N if component is not None else None, n_clients=M,
+        stochastic_source=source, stochastic_is_components=component is not None,
+        n_components=N if component is not None else None, n_clients=M,
         _f=p.f, _grad=p.grad, _subgrad=None, _sample=sample, _stochastic=stochastic, _component=component,
         _client=client,
     )

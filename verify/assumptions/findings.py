@@ -9,7 +9,7 @@ import numpy as np
 
 from verify.assumptions.adapter import OracleError
 
-__all__ = ["STATUSES", "Budget", "Finding", "guarded", "holds", "unverified", "violated"]
+__all__ = ["STATUSES", "Budget", "Finding", "from_error", "guarded", "holds", "jsonable", "unverified", "violated"]
 
 STATUSES = ("holds", "violated", "unverified")
 """``holds``: every sampled test passed (evidence, not a proof); ``violated``: a witness breaks the
@@ -98,18 +98,18 @@ class Finding:
 
     def to_json(self) -> dict[str, object]:
         """``{"status", "estimate", "method", "witness"}``; the confidence statement ends the method text."""
-        return {"status": self.status, "estimate": _jsonable(self.estimate),
-                "method": f"{self.method} Confidence: {self.confidence}", "witness": _jsonable(self.witness)}
+        return {"status": self.status, "estimate": jsonable(self.estimate),
+                "method": f"{self.method} Confidence: {self.confidence}", "witness": jsonable(self.witness)}
 
 
-def _jsonable(x: object) -> object:
+def jsonable(x: object) -> object:
     """Numpy scalars and arrays to Python numbers and lists, recursively; non-finite floats to strings."""
     if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     if isinstance(x, (np.bool_, bool)):
         return bool(x)
     if isinstance(x, (np.integer,)):

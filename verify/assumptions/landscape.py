@@ -104,6 +104,13 @@ class Landscape:
         return GAP_RTOL * ref
 
     @property
+    def no_solution(self) -> str:
+        """Why there is no ``Ŵ`` (and no ``f*`` unless given): for the messages of the checks that need them."""
+        if self.unbounded is not None:
+            return f"f looks unbounded below (a solver run reached f = {self.unbounded['f']:.3g})"
+        return f"the solver failed: {self.solver_error}"
+
+    @property
     def centres(self) -> list[np.ndarray]:
         """``[W0, Ŵ]`` (``[W0, W0]`` when the solver found nothing)."""
         return [self.W0, self.W0 if self.W_hat is None else self.W_hat]
@@ -163,7 +170,7 @@ def explore(orc: Oracles, rng: np.random.Generator, budget: Budget) -> Landscape
             break
     endpoints = np.array(ends) if ends else np.zeros((0, *orc.shape))
     endpoint_f = orc.f(endpoints) if len(ends) else np.zeros(0)
-    endpoint_gn = np.sqrt(np.einsum("kij,kij->k", *(2 * [orc.grad(endpoints)]))) if len(ends) else np.zeros(0)
+    endpoint_gn = norms(orc.grad(endpoints)) if len(ends) else np.zeros(0)
     W_hat = f_hat = None
     if len(ends) and unbounded is None and error is None:
         k = int(np.argmin(endpoint_f))
@@ -179,7 +186,7 @@ def explore(orc: Oracles, rng: np.random.Generator, budget: Budget) -> Landscape
         if orc.f_star_lower is not None:
             how += f" (the problem certifies inf f >= {orc.f_star_lower:.6g})"
     else:
-        f_star, how = None, "unknown: the solver failed"
+        f_star, how = None, "unknown: no solver run finished"
     sigma = max(1.0, rms(W0), 0.0 if W_hat is None else rms(W_hat - W0))
     centres = [W0, W0 if W_hat is None else W_hat]
     points = _region(centres, sigma, budget.points, rng)

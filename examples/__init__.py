@@ -1,0 +1,1 @@
+"""Example problems; from the repository root run ``verify assumptions examples.NAME:FACTORY``."""
