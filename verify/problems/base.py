@@ -65,6 +65,16 @@ class Constant:
         object.__setattr__(self, "value", float(self.value))
 
 
+class ShapeFromW0:
+    """Base of the built-in problems: ``shape`` is the shape of ``W0``, ``(m, n)``."""
+
+    W0: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.W0.shape)
+
+
 @runtime_checkable
 class Problem(Protocol):
     """A batched optimisation problem ``min_W f(W)``, ``W ∈ R^{m×n}``.

@@ -9,14 +9,14 @@ import numpy as np
 
 from verify.errors import require
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.least_squares import _haar, prescribed_spectrum
 
 NAME = "federated-ls"
 
 
 @dataclass(frozen=True, eq=False)
-class FederatedLeastSquares:
+class FederatedLeastSquares(ShapeFromW0):
     """``f(W) = (1/M) Σ_i f_i(W)``, ``f_i(W) = ‖X_i W − Y_i‖²/(2 N_i)``, ``X_i ∈ R^{N_i×m}`` of full rank.
 
     Notes
@@ -47,11 +47,9 @@ class FederatedLeastSquares:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     name: str = NAME
-    shape: tuple[int, int] = field(init=False)
     clients: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W_hat.shape))
         object.__setattr__(self, "clients", len(self.client_hess))
 
     def f(self, W: np.ndarray) -> np.ndarray:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from verify.errors import require
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 
 NAME = "l1-regression"
 
 
 @dataclass(frozen=True, eq=False)
-class L1Regression:
+class L1Regression(ShapeFromW0):
     """``f(W) = (1/N) Σ_i |⟨X_i, W⟩ − y_i|``, ``y_i = ⟨X_i, W_planted⟩``, ``X_i`` mutually orthogonal.
 
     Notes
@@ -37,10 +37,6 @@ class L1Regression:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     name: str = NAME
-    shape: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W0.shape))
 
     def residuals(self, W: np.ndarray) -> np.ndarray:
         """``r_i = ⟨X_i, W⟩ − y_i``, evaluated as ``⟨X_i, W − W_planted⟩`` (exactly 0 at the plant): ``(R, N)``."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from verify.errors import require
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.stochastic import AdditiveNoiseOracle, FiniteSumOracle, noise_constants
 
 NAME = "least-squares"
@@ -21,7 +21,7 @@ SPECTRA = ("geometric", "linear")
 
 
 @dataclass(frozen=True, eq=False)
-class LeastSquares:
+class LeastSquares(ShapeFromW0):
     """``f(W) = ‖XW − Y‖²/(2N)``, ``X ∈ R^{N×m}`` of full column rank, ``Y ∈ R^{N×n}``.
 
     Notes
@@ -50,12 +50,10 @@ class LeastSquares:
     constants: Mapping[str, Constant]
     name: str = NAME
     sigma: float = 0.0
-    shape: tuple[int, int] = field(init=False)
     _root: np.ndarray = field(init=False, repr=False)
     _hess: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W_hat.shape))
         V, s = self.eigvecs, self.spectrum
         object.__setattr__(self, "_root", frozen(np.sqrt(s)[:, None] * V.T))
         hess = (V * s) @ V.T

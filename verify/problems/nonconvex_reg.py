@@ -10,7 +10,7 @@ import scipy.linalg
 
 from verify.errors import UserError
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.stochastic import FiniteSumOracle, run_chunks
 from verify.problems.synthetic import low_rank_regression, rescale_globally, standardize_columns
 
@@ -37,7 +37,7 @@ def regularizer_hess(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class NonconvexReg(FiniteSumOracle):
+class NonconvexReg(FiniteSumOracle, ShapeFromW0):
     """``f(x) = ‖Ax − b‖²/(2N) + lam Σ_j x_j²/(1+x_j²)``, ``x = vec(W)`` (row-major), ``d = m n``.
 
     Notes
@@ -81,10 +81,6 @@ class NonconvexReg(FiniteSumOracle):
     root: np.ndarray = field(repr=False)
     W_up: np.ndarray = field(repr=False)
     name: str = NAME
-    shape: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W0.shape))
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f(W) = f_LS* + ½‖(R/√N)(x − x̂)‖² + lam Σ x²/(1+x²)``: ``(R, m, n) → (R,)``."""

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 
 NAME = "norm-distance"
 
 
 @dataclass(frozen=True, eq=False)
-class NormDistance:
+class NormDistance(ShapeFromW0):
     """``f(W) = L0 ‖W − W*‖`` (Frobenius) on ``R^{m×n}``.
 
     Notes
@@ -31,10 +31,6 @@ class NormDistance:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     name: str = NAME
-    shape: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W_star.shape))
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f(W) = L0 ‖W − W*‖``: ``(R, m, n) → (R,)``."""

@@ -6,14 +6,14 @@ import functools
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 
 from verify.errors import require
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.least_squares import _haar
 
 NAME = "pl-sine"
@@ -123,7 +123,7 @@ def certified_mu_phi(rtol: float = MU_PHI_RTOL) -> MuPhi:
 
 
 @dataclass(frozen=True, eq=False)
-class PLSine:
+class PLSine(ShapeFromW0):
     """``f(W) = Σ_ij φ(Z_ij)``, ``Z = A(W − W*)``, ``φ(z) = z² + 3 sin² z``; ``A ∈ R^{m×m}`` invertible.
 
     Notes
@@ -142,10 +142,6 @@ class PLSine:
     params: Mapping[str, object]
     constants: Mapping[str, Constant]
     name: str = NAME
-    shape: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W_star.shape))
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f(W) = Σ_ij φ((A(W − W*))_ij)``: ``(R, m, n) → (R,)``."""

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from verify.problems import _validate as v
-from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.stochastic import AdditiveNoiseOracle, noise_constants
 
 NAME = "isotropic-quadratic"
 
 
 @dataclass(frozen=True, eq=False)
-class IsotropicQuadratic:
+class IsotropicQuadratic(ShapeFromW0):
     """``f(W) = (L/2)‖W − W*‖²`` on ``R^{m×n}``.
 
     Notes
@@ -31,10 +31,6 @@ class IsotropicQuadratic:
     constants: Mapping[str, Constant]
     name: str = NAME
     sigma: float = 0.0
-    shape: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(self.W_star.shape))
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f(W) = (L/2)‖W − W*‖²``: ``(R, m, n) → (R,)``."""
