@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     from verify.assumptions import add_parser as add_assumptions_parser
 
     add_assumptions_parser(sub)
+    from verify.sweep import add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 
