@@ -207,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     from verify.sweep import add_sweep_parser
 
     add_sweep_parser(sub)
+    from verify.compare import add_compare_parser
+    from verify.report import add_report_parser
+
+    add_report_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 
