@@ -1,6 +1,7 @@
 """The ``verify`` command line.
 
-Exit status: 0 when no check is violated, 1 when a check inside its theorem's conditions is violated,
+Exit status: 0 when no check is violated, 1 when a check inside its theorem's conditions is violated
+or a task of ``verify run`` failed (it raised or its worker died: one line on stderr naming its key),
 2 on bad input (one line on stderr, never a traceback).
 """
 
@@ -133,10 +134,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          runs=args.seeds, iters=args.iters,
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
                          outside_conditions=args.outside_conditions or None)
-    results = suite.run_checks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr)
+    outcome = suite.run_tasks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr, executor=args.executor,
+                              jobs=args.jobs, scheduler=args.scheduler, run_dir=out, resume=args.resume)
+    results = outcome.results
     report.write_report(out, results, seed=args.seed, alpha=args.alpha)
     _print_summary(results)
     print(f"report: {out / 'index.md'}   results: {out / 'results.json'}")
+    if outcome.failures:
+        print(f"{len(outcome.failures)} of {len(specs)} tasks failed (exit status 1), the report lacks them: "
+              + "; ".join(f.key for f in outcome.failures)
+              + f"\nrerun with --resume --out {out} to run only the unfinished tasks")
+        return EXIT_VIOLATED
     violated = [r for r in results if r.verdict == "violated" and r.conditions_met]
     return EXIT_VIOLATED if violated else EXIT_OK
 
@@ -186,7 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="multiply every bound by S (S < slack should turn a check to violated)")
     p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
     p_run.add_argument("--seed", type=_positive_int("--seed"), default=0, help="root seed")
-    p_run.add_argument("--out", default="verify-report", help="output folder")
+    p_run.add_argument("--out", default="verify-report", help="output folder (finished tasks go to OUT/tasks)")
+    p_run.add_argument("--resume", action="store_true",
+                       help="reuse the finished tasks in OUT/tasks of an interrupted run with the same options")
+    p_run.add_argument("--jobs", type=_positive_int("--jobs"), metavar="N",
+                       help="local worker processes (default 1: in this process); with --executor dask and no "
+                            "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
+    p_run.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local processes (default) or a Dask distributed cluster")
+    p_run.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
     p_run.set_defaults(func=_cmd_run)
 
     p_lam = sub.add_parser("lambda", help="estimate lambda_min^p and lambda_max^p of a sketch distribution")

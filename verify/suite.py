@@ -11,12 +11,16 @@ equality too; on ``norm-distance`` the Polyak step's one-step inequality is an e
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TextIO
 
 import theorems
-from verify.check import CheckResult, CheckSpec, Prepared, execute, prepare
+from verify import executors
+from verify.check import CheckResult, CheckSpec, prepare
 from verify.errors import require
+from verify.executors import Failure
+from verify.tasks import Task, TaskStore, task_key
 
 _RANDK = (("compressor", "rand-k:k=24"),)
 _TOPK = (("compressor", "top-k:k=24"),)
@@ -110,27 +114,77 @@ def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | No
     return specs
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a run produced: the finished checks in suite order, the tasks that failed, how many were resumed."""
+
+    results: list[CheckResult]
+    failures: list[Failure]
+    resumed: int
+
+
+def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: TextIO | None = None,
+              on_result: Callable[[CheckResult], None] | None = None, *, executor: str = "local",
+              jobs: int | None = None, scheduler: str | None = None, run_dir: Path | None = None,
+              resume: bool = False) -> Outcome:
+    """Run every check as a task (:mod:`verify.tasks`) on an executor (:mod:`verify.executors`).
+
+    The family-wise level ``alpha`` is split equally over all the checks (Bonferroni), resumed or not.
+    With ``run_dir``, each finished task is stored in ``run_dir/tasks`` as soon as it finishes; with
+    ``resume`` too, the stored tasks whose key matches are read back instead of run.  The checks left to
+    run are all prepared first, so bad input fails before any work.  Progress lines, and one line per
+    failed task naming its key, go to ``progress`` when it is given.
+    """
+    require(0 < alpha < 1, f"alpha = {alpha} is outside (0, 1)")
+    if not specs:
+        return Outcome([], [], 0)
+    alpha_each = alpha / len(specs)
+    store = TaskStore(run_dir) if run_dir is not None else None
+    keys = [task_key(spec, seed, alpha_each) for spec in specs]
+    slots: list[CheckResult | None] = [None] * len(specs)
+    if store is not None and resume:
+        store.remove_temporaries()
+        slots = [store.load(key, warn=progress) for key in keys]
+    resumed = sum(r is not None for r in slots)
+    if progress is not None and resume:
+        print(f"resuming: {resumed} of {len(specs)} checks already finished in {store.folder if store else '-'}",
+              file=progress, flush=True)
+    todo = [Task(prepare(spec), seed, alpha_each) for spec, r in zip(specs, slots, strict=True) if r is None]
+    index = {key: i for i, key in enumerate(keys)}
+    done, failures = resumed, []
+    if on_result is not None:
+        for res in slots:
+            if res is not None:
+                on_result(res)
+    for task, out in executors.run(todo, executor=executor, jobs=jobs, scheduler=scheduler):
+        done += 1
+        if isinstance(out, Failure):
+            failures.append(out)
+            if progress is not None:
+                print(f"[{done}/{len(specs)}] FAILED task {out.key}: {out.message}", file=progress, flush=True)
+            continue
+        if store is not None:
+            store.save(task.key, out)
+        slots[index[task.key]] = out
+        if progress is not None:
+            slack = "" if out.slack is None else f", slack {out.slack:.3g}"
+            print(f"[{done}/{len(specs)}] {out.verdict}{slack} ({out.timings['total_s']:.1f} s): {task.label}",
+                  file=progress, flush=True)
+        if on_result is not None:
+            on_result(out)
+    failures.sort(key=lambda f: index[f.key])
+    return Outcome([r for r in slots if r is not None], failures, resumed)
+
+
 def run_checks(specs: Sequence[CheckSpec], alpha: float, seed: int,
                progress: TextIO | None = None,
                on_result: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
-    """Prepare every check first (so bad input fails before any work), then run them in order.
+    """Run the checks in this process (:func:`run_tasks`) and return their results in order.
 
     The family-wise level ``alpha`` is split equally over the checks (Bonferroni).  Progress lines go
-    to ``progress`` when it is given.
+    to ``progress`` when it is given.  Raises RuntimeError naming the key of a check that raised.
     """
-    require(0 < alpha < 1, f"alpha = {alpha} is outside (0, 1)")
-    prepared: list[Prepared] = [prepare(s) for s in specs]
-    results = []
-    for i, prep in enumerate(prepared, start=1):
-        s = prep.spec
-        if progress is not None:
-            print(f"[{i}/{len(prepared)}] {s.theorem} on {s.problem} with {s.sketch} sketches "
-                  f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps) ...", file=progress, flush=True)
-        res = execute(prep, seed, alpha / len(prepared))
-        if progress is not None:
-            slack = "" if res.slack is None else f", slack {res.slack:.3g}"
-            print(f"    {res.verdict}{slack} ({res.timings['total_s']:.1f} s)", file=progress, flush=True)
-        if on_result is not None:
-            on_result(res)
-        results.append(res)
-    return results
+    outcome = run_tasks(specs, alpha, seed, progress=progress, on_result=on_result)
+    if outcome.failures:
+        raise RuntimeError("; ".join(f"task {f.key} failed: {f.message}" for f in outcome.failures))
+    return outcome.results

@@ -1,0 +1,115 @@
+"""Tasks and the task store: one task = one check, one finished task = one file.
+
+A :class:`Task` is a prepared check with the root seed and its share of the family-wise level; its
+:attr:`~Task.key` names everything its result depends on.  As soon as a task finishes, its record
+(:meth:`~verify.check.CheckResult.to_dict`) is written to ``RUN_DIR/tasks/<sha256 of key>.json`` through a
+temporary file and an atomic rename (:func:`verify.report.atomic_write`), so a killed run leaves only whole
+files.  ``verify run --resume`` reads back the files whose stored key matches and runs the rest; a file
+that is unreadable, not JSON, or lacks a field is ignored (and said so) and its task is run again.
+
+The random numbers of a task depend on the root seed and ``spec.key()`` only
+(:func:`verify.seeding.task_seed`), so a task gives the same result on 1 or N workers, locally or on Dask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from verify.check import CheckResult, CheckSpec, Prepared, execute
+from verify.report import _json_default, atomic_write
+
+TASKS = "tasks"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One check to run: ``prep`` (validated, constants instantiated), the root seed and ``alpha_each``."""
+
+    prep: Prepared
+    root_seed: int
+    alpha_each: float
+
+    @property
+    def key(self) -> str:
+        """``spec.key()`` plus what else changes the record: bound scale, conditions flag, seed, alpha share."""
+        return task_key(self.prep.spec, self.root_seed, self.alpha_each)
+
+    @property
+    def label(self) -> str:
+        """A short human-readable name for progress lines."""
+        s = self.prep.spec
+        return (f"{s.theorem} on {s.problem} with {s.sketch} sketches "
+                f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps)")
+
+
+def task_key(spec: CheckSpec, root_seed: int, alpha_each: float) -> str:
+    """The key of the task running ``spec`` under ``root_seed`` with level ``alpha_each``."""
+    return (f"{spec.key()}|bound_scale={spec.bound_scale!r}|outside_conditions={spec.outside_conditions}"
+            f"|seed={root_seed}|alpha_each={alpha_each!r}")
+
+
+def run_task(task: Task) -> CheckResult:
+    """Run one task (in whatever process calls it); the same task always gives the same numbers."""
+    return execute(task.prep, task.root_seed, task.alpha_each)
+
+
+def file_name(key: str) -> str:
+    """``<sha256 of key>.json``."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"
+
+
+class TaskStore:
+    """The finished tasks of a run, one JSON file each under ``run_dir/tasks``.
+
+    Each file is ``{"key": task key, "result": CheckResult.to_dict()}``.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = Path(run_dir) / TASKS
+
+    def path(self, key: str) -> Path:
+        """Where the task named ``key`` is stored."""
+        return self.folder / file_name(key)
+
+    def save(self, key: str, result: CheckResult) -> None:
+        """Write the record of a finished task atomically (temporary file + rename)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"key": key, "result": result.to_dict()}, allow_nan=False, default=_json_default)
+        atomic_write(self.path(key), data.encode("utf-8"))
+
+    def load(self, key: str, warn: TextIO | None = None) -> CheckResult | None:
+        """The stored result of ``key``, or None if there is none or the file is unusable (said on ``warn``)."""
+        from verify.results_io import FIELDS
+
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("result"), dict):
+                raise ValueError("expected an object with keys 'key' and 'result'")
+            if data.get("key") != key:
+                raise ValueError("its key does not match the task")
+            rec = data["result"]
+            missing = [k for k in FIELDS if k not in rec]
+            if missing:
+                raise ValueError(f"the result lacks key {missing[0]!r}")
+            return CheckResult(**{k: rec[k] for k in FIELDS})
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+            if warn is not None:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print(f"verify: ignoring task file {path} ({reason}); the task runs again", file=warn, flush=True)
+            return None
+
+    def remove_temporaries(self) -> int:
+        """Delete temporary files left by a killed run (never read as results); returns how many."""
+        if not self.folder.is_dir():
+            return 0
+        leftovers = [p for p in self.folder.glob(".*.tmp") if p.is_file()]
+        for p in leftovers:
+            p.unlink(missing_ok=True)
+        return len(leftovers)
