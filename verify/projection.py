@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg.blas
 
 from verify.errors import require
 from verify.sketch import SketchDistribution, validate_rank
@@ -52,6 +53,9 @@ RANK_RTOL = 1e-10
 
 _CHUNK_ELEMENTS = 2**19
 """Sketch entries per chunk in :func:`estimate_expected_projection` (4 MiB of float64)."""
+
+_UPDATE_ELEMENTS = 2**22
+"""Basis entries per rank-k update in :func:`estimate_expected_projection` (32 MiB of float64)."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -115,7 +119,10 @@ def orthonormal_basis(S: np.ndarray) -> np.ndarray:
     if r > d:
         return _svd_basis(S)
     Q, Rf = np.linalg.qr(S)
-    s = np.linalg.svd(Rf, compute_uv=False)
+    if r == 1:  # the singular value of a 1×1 factor is its modulus
+        s = np.abs(Rf[:, :, 0])
+    else:
+        s = np.linalg.svd(Rf, compute_uv=False)
     bad = ~(s[:, -1] > RANK_RTOL * s[:, 0])
     if bad.any():
         Q[bad] = _svd_basis(S[bad])
@@ -232,6 +239,11 @@ class BernoulliProjector:
         G = np.asarray(G, dtype=float)
         if G.ndim != 3 or G.shape[0] != draw.left.shape[0]:
             raise ValueError(f"G must have shape (R, m, n) with R = {draw.left.shape[0]}, got {G.shape}")
+        n_left = draw.Q_B.shape[0]
+        if n_left == len(G):  # all runs on one side: no masked copies
+            return project_left(draw.Q_B, G)
+        if n_left == 0:
+            return project_right(draw.Q_A, G)
         out = np.empty_like(G)
         out[draw.left] = project_left(draw.Q_B, G[draw.left])
         out[~draw.left] = project_right(draw.Q_A, G[~draw.left])
@@ -409,14 +421,24 @@ def estimate_expected_projection(
     validate_rank(r, d)
     _validate_mc(samples, delta)
     chunk = max(1, min(samples, _CHUNK_ELEMENTS // (d * r)))
-    total = np.zeros((d, d))
-    done = 0
+    # Bases of several sampling chunks are gathered in Q_cat (d, width), then one rank-``width`` update
+    # total += Q_cat Q_catᵀ (BLAS syrk: upper triangle only, half the flops of a matmul).
+    per_update = max(1, min(-(-samples // chunk), _UPDATE_ELEMENTS // (d * r * chunk)))
+    Q_cat = np.empty((d, min(samples, per_update * chunk) * r))
+    total = np.zeros((d, d), order="F")
+    done = filled = 0
     while done < samples:
         size = min(chunk, samples - done)
         Q = orthonormal_basis(dist.sample(rng, size, d, r))
-        Q_cat = Q.transpose(1, 0, 2).reshape(d, size * r)
-        total += Q_cat @ Q_cat.T
+        Q_cat[:, filled:filled + size * r].reshape(d, size, r)[...] = Q.transpose(1, 0, 2)
+        filled += size * r
         done += size
+        if filled + min(chunk, samples - done) * r > Q_cat.shape[1] or done == samples:
+            # Q_cat[:, :filled] is C-ordered, so its transpose is the Fortran (filled, d) matrix syrk wants.
+            total = scipy.linalg.blas.dsyrk(1.0, Q_cat[:, :filled].T, beta=1.0, c=total, trans=1, lower=0,
+                                            overwrite_c=1)
+            filled = 0
+    total = np.triu(total) + np.triu(total, 1).T
     mean = total / samples
     mean = (mean + mean.T) / 2
     eigenvalues = np.linalg.eigvalsh(mean)
