@@ -275,7 +275,8 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
     snapshot_at = np.unique(np.round(np.linspace(0, T - 1, num=min(4, T))).astype(int)).tolist()
     if algorithm is None:
         algorithm = Algorithm(prep.estimator, prep.projector, prep.stepsize)
-    trace = run(problem, algorithm, spec.runs, T, rngs["runs"], snapshot_at if prep.applicable else ())
+    trace = run(problem, algorithm, spec.runs, T, rngs["runs"], snapshot_at if prep.applicable else (),
+                average_iterate=thm.measure == "gap_avg_iterate")
     t_run = time.perf_counter() - t0
 
     values = {k: v.value for k, v in prep.constants.items()} | {"T": T}

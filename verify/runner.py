@@ -46,7 +46,8 @@ class Trace:
     """Per-run trajectories, shape (R, T+1), and ``snapshots[t] = (W^t, estimator state)``.
 
     ``f[:, t] = f(W^t)``; ``grad_sq[:, t] = ‖∇f(W^t)‖²``; ``err[:, t]`` = the estimator's error term at t;
-    ``f_avg[:, t] = f(W̄^t)`` with ``W̄^t = (1/t) Σ_{s<t} W^s`` (``f_avg[:, 0] = f(W^0)``).
+    ``f_avg[:, t] = f(W̄^t)`` with ``W̄^t = (1/t) Σ_{s<t} W^s`` (``f_avg[:, 0] = f(W^0)``), recorded
+    only when asked for (NaN otherwise).
     """
 
     f: np.ndarray
@@ -66,16 +67,19 @@ def grad_sq_norm(G: np.ndarray) -> np.ndarray:
 
 
 def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.random.Generator,
-        snapshot_at: Iterable[int] = ()) -> Trace:
+        snapshot_at: Iterable[int] = (), average_iterate: bool = False) -> Trace:
     """Run ``runs`` independent chains of ``iters`` steps from ``problem.W0``.
 
-    Runs that diverge keep producing NaN/Inf; the verdict reports the first non-finite step.
+    ``f`` at the running-average iterate costs one more oracle call per step, so it is recorded only
+    with ``average_iterate`` (``Trace.f_avg`` is NaN otherwise).  Runs that diverge keep producing
+    NaN/Inf; the verdict reports the first non-finite step.
     """
     m, n = problem.shape
     W = np.broadcast_to(np.asarray(problem.W0, dtype=float), (runs, m, n)).copy()
     grad = problem.grad(W)
     state = algorithm.estimator.init(problem, W, grad, rng)
-    f_tr, g_tr, e_tr, fa_tr = (np.empty((runs, iters + 1)) for _ in range(4))
+    f_tr, g_tr, e_tr = (np.empty((runs, iters + 1)) for _ in range(3))
+    fa_tr = np.full((runs, iters + 1), np.nan)
     W_sum = np.zeros_like(W)
     wanted = set(snapshot_at)
     snapshots: dict[int, tuple[np.ndarray, State]] = {}
@@ -84,7 +88,8 @@ def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.rando
             f_tr[:, t] = problem.f(W)
             g_tr[:, t] = grad_sq_norm(grad)
             e_tr[:, t] = algorithm.estimator.error(state, problem, W, grad)
-            fa_tr[:, t] = f_tr[:, 0] if t == 0 else problem.f(W_sum / t)
+            if average_iterate:
+                fa_tr[:, t] = f_tr[:, 0] if t == 0 else problem.f(W_sum / t)
             if t in wanted:
                 snapshots[t] = (W, state)
             if t == iters:
