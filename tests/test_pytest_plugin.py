@@ -78,7 +78,7 @@ def test_wrong_constant_raises_with_verdict_slack_and_plot(tmp_path):
 
 
 def test_unknown_estimator_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="no registered theorem uses estimator 'nope'"):
+    with pytest.raises(UserError, match="unknown estimator 'nope': allowed are gd"):
         assert_bound_holds(replace(GD_NC, id="x", estimator="nope"), out=tmp_path, **SMALL)
 
 

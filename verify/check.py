@@ -121,9 +121,14 @@ def _estimator(thm: Theorem, spec: CheckSpec) -> Any:
         raise UserError(f"bad parameters {dict(spec.params)} for estimator {thm.estimator!r}: {exc}") from None
 
 
-def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lambda_delta: float = 1e-4) -> Prepared:
-    """Validate ``spec`` and instantiate the theorem's constants (see the module docstring)."""
-    thm = _theorem(spec.theorem)
+def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lambda_delta: float = 1e-4,
+            theorem: Theorem | None = None) -> Prepared:
+    """Validate ``spec`` and instantiate the theorem's constants (see the module docstring).
+
+    ``theorem`` checks a :class:`Theorem` object that need not be registered (a user's own record);
+    without it, ``spec.theorem`` is looked up in :func:`theorems.registry`.
+    """
+    thm = theorem if theorem is not None else _theorem(spec.theorem)
     _validate_spec(spec)
     problem = problems.make(spec.problem)
     m, n = problem.shape

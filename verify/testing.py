@@ -15,10 +15,9 @@ module and asserts that it holds::
 
 or, with the pytest plugin :mod:`verify.pytest_plugin`, ``def test_x(verify_check): verify_check(MINE, ...)``.
 
-A theorem that is not registered in :func:`theorems.registry` is prepared by :func:`prepare_theorem`:
-the problem, sketch, estimator and λ constants come from :func:`verify.check.prepare` on a registered
-theorem with the same estimator; then the user's theorem gets its own constants
-(:func:`verify.constants.theorem_constants`), its own ``γ_max`` and its own stepsize condition.
+A theorem that is not registered in :func:`theorems.registry` is prepared by :func:`prepare_theorem`,
+which is :func:`verify.check.prepare` with the record itself: the user's theorem supplies its own
+estimator, constants, ``γ_max``, stepsize condition and stepsize rule.
 """
 
 from __future__ import annotations
@@ -27,30 +26,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import theorems
 from theorems import Theorem
-from verify import report, symbolic
+from verify import report
 from verify.check import CheckResult, CheckSpec, Prepared, execute, prepare
-from verify.constants import theorem_constants
-from verify.errors import UserError, require
-from verify.measures import NEEDS_EXACT_F_STAR
-from verify.seeding import task_seed
-from verify.stepsizes import ConstantStep
-
-LAMBDA_KEYS = ("lambda_min_p", "lambda_max_p")
-
-
-def _template(thm: Theorem) -> str:
-    """A registered theorem with the same estimator and a constant stepsize, to prepare the run with."""
-    require(thm.stepsize_rule == "constant",
-            f"theorem {thm.id!r}: only constant-stepsize theorems can be checked unregistered "
-            f"(got stepsize rule {thm.stepsize_rule!r})")
-    for known in theorems.registry().values():
-        if known.estimator == thm.estimator and known.stepsize_rule == "constant":
-            return known.id
-    raise UserError(f"theorem {thm.id!r}: no registered theorem uses estimator {thm.estimator!r}")
 
 
 def prepare_theorem(thm: Theorem, spec: CheckSpec) -> Prepared:
@@ -59,16 +37,15 @@ def prepare_theorem(thm: Theorem, spec: CheckSpec) -> Prepared:
     Parameters
     ----------
     thm : Theorem
-        The theorem to check; its ``estimator`` must be one a registered theorem uses, and its stepsize
-        rule ``"constant"``.
+        The theorem to check; its ``estimator`` must be a known one (``verify.estimators``).
     spec : CheckSpec
         The run; ``spec.theorem`` is ignored (replaced by ``thm.id``).
 
     Returns
     -------
     Prepared
-        With ``thm``'s constants, ``gamma = spec.gamma_factor · γ_max(thm)`` and whether ``thm``'s stepsize
-        condition holds.
+        With ``thm``'s constants, its stepsize (``gamma = spec.gamma_factor · γ_max(thm)`` for a constant
+        rule) and whether ``thm``'s stepsize condition holds.
 
     Raises
     ------
@@ -76,31 +53,7 @@ def prepare_theorem(thm: Theorem, spec: CheckSpec) -> Prepared:
         As :func:`verify.check.prepare`; also when γ violates ``thm``'s stepsize condition and
         ``spec.outside_conditions`` is not set.
     """
-    spec = replace(spec, theorem=thm.id)
-    registered = theorems.registry().get(thm.id)
-    if registered is thm:
-        return prepare(spec)
-    base = prepare(replace(spec, theorem=_template(thm), outside_conditions=True))
-    rng = np.random.default_rng(task_seed(0, "constants|" + spec.key()))
-    lam = {k: base.constants[k] for k in LAMBDA_KEYS}
-    consts = theorem_constants(thm, base.problem, base.estimator, lam, spec.iters, rng)
-    f_star = base.problem.constants["f_star"]
-    require(thm.measure not in NEEDS_EXACT_F_STAR or f_star.kind == "exact",
-            f"theorem {thm.id!r} bounds {thm.measure}, which needs the exact f^*; problem {base.problem.name!r} "
-            f"certifies only a lower bound")
-    values = {k: v.value for k, v in consts.items()} | {"T": spec.iters}
-    if not base.applicable:
-        values["lambda_min_p"] = values["lambda_max_p"]
-    gamma_max = symbolic.gamma_max_value(thm, values)
-    require(gamma_max is not None and np.isfinite(gamma_max),
-            f"theorem {thm.id!r} gives no finite stepsize bound for these constants ({gamma_max})")
-    gamma = spec.gamma_factor * gamma_max
-    ok = symbolic.stepsize_satisfied(thm, {**values, "gamma": gamma})
-    require(ok or spec.outside_conditions,
-            f"gamma = {gamma:.6g} (factor {spec.gamma_factor}) violates the stepsize condition of {thm.id!r} "
-            f"(gamma_max = {gamma_max:.6g}); pass outside_conditions=True to run it anyway")
-    return replace(base, spec=spec, theorem=thm, stepsize=ConstantStep(gamma), constants=consts, gamma=gamma,
-                   gamma_max=gamma_max, conditions_met=ok and base.applicable)
+    return prepare(replace(spec, theorem=thm.id), theorem=thm)
 
 
 def run_theorem_check(theorem: Theorem | str, out: Path, seed: int = 0, alpha: float = 1e-3,
