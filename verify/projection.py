@@ -73,6 +73,21 @@ def _svd_basis(S: np.ndarray) -> np.ndarray:
     return Q
 
 
+def _inverse_triangular(Rf: np.ndarray) -> np.ndarray:
+    """``R_i⁻¹`` of upper-triangular ``(R, r, r)`` factors by back-substitution, vectorised over the runs.
+
+    Row ``i`` of ``X = R⁻¹`` solves ``R_ii X_i + Σ_{k>i} R_ik X_k = e_i``; ``r`` batched operations instead
+    of ``R`` LAPACK calls.  A zero diagonal gives ``inf``/``nan`` entries (the caller rejects those runs).
+    """
+    R, r, _ = Rf.shape
+    X = np.zeros_like(Rf)
+    eye = np.eye(r)
+    for i in range(r - 1, -1, -1):
+        rhs = eye[i] - np.einsum("rk,rkj->rj", Rf[:, i, i + 1:], X[:, i + 1:, :])
+        X[:, i, :] = rhs / Rf[:, i, i:i + 1]
+    return X
+
+
 def orthonormal_basis(S: np.ndarray) -> np.ndarray:
     r"""An orthonormal basis of ``col(S)`` for each run, padded with zero columns.
 
@@ -90,18 +105,25 @@ def orthonormal_basis(S: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    Fast path: batched Householder QR, ``S_i = Q_i R_i``.  If ``S_i`` has full column rank, ``Q_i`` is the
-    answer; but for a rank-deficient ``S_i`` unpivoted QR returns ``r`` orthonormal columns, some of them
-    arbitrary directions outside ``col(S_i)``.  A run is therefore accepted only if
+    ``r = 1``: ``Q_i = S_i/‖S_i‖``, and ``Q_i = 0`` for ``S_i = 0`` (the only rank-deficient case).
 
-    .. math:: \sigma_{\min}(R_i) > \tau\,\sigma_{\max}(R_i),\qquad \tau = \mathrm{RANK\_RTOL} = 10^{-10},
+    ``r > 1``, fast path: batched Householder QR, ``S_i = Q_i R_i``.  If ``S_i`` has full column rank,
+    ``Q_i`` is the answer; but for a rank-deficient ``S_i`` unpivoted QR returns ``r`` orthonormal columns,
+    some of them arbitrary directions outside ``col(S_i)``.  A run is therefore accepted only if
 
-    computed by a batched SVD of the small ``r×r`` factors (``O(R r^3)``, below the QR's ``O(R d r^2)``).
-    The singular values of ``R_i`` are those of ``S_i`` up to the backward error of QR (``≈ ε‖S_i‖``).
-    The simpler test ``min|R_jj| ≤ tol·max|R_jj|`` is not used: it bounds ``σ_min`` only from above
-    (``σ_min(R) ≤ min|R_jj|``) and misses nearly singular ``R`` such as Kahan's matrix.  Rejected runs
-    are redone with a batched thin SVD of ``S_i``, keeping the left singular vectors with
-    ``s > RANK_RTOL · s_max`` (all of them dropped for ``S_i = 0``); ``r > d`` always goes this way.
+    .. math:: \|R_i\|_F\,\|R_i^{-1}\|_F < 1/\tau,\qquad \tau = \mathrm{RANK\_RTOL} = 10^{-10},
+
+    which implies :math:`\sigma_{\min}(R_i) \ge 1/\|R_i^{-1}\|_F > \tau\|R_i\|_F \ge \tau\,
+    \sigma_{\max}(R_i)`.  ``R_i⁻¹`` comes from a back-substitution vectorised over the runs
+    (:func:`_inverse_triangular`, ``r`` array operations; a batched SVD of the factors costs ``R`` LAPACK
+    calls and was the largest part of a small-problem step).  The singular values of ``R_i`` are those
+    of ``S_i`` up to the backward error of QR (``≈ ε‖S_i‖``).  The simpler test ``min|R_jj| ≤
+    tol·max|R_jj|`` is not used: it bounds ``σ_min`` only from above (``σ_min(R) ≤ min|R_jj|``) and misses
+    nearly singular ``R`` such as Kahan's matrix.  Rejected runs are redone with a batched thin SVD of
+    ``S_i``, keeping the left singular vectors with ``s > RANK_RTOL · s_max`` (all of them dropped for
+    ``S_i = 0``); ``r > d`` always goes this way.  The test is sufficient, not necessary: a run with
+    ``σ_min/σ_max`` within a factor ``r`` above ``τ`` may be redone by SVD, which then keeps every
+    direction, so the projection is the same.
 
     Choice of ``RANK_RTOL = 1e-10``: an exactly rank-deficient sketch computed in floating point
     (products ``C D``, repeated or zero columns) has spurious singular values of order
@@ -118,12 +140,15 @@ def orthonormal_basis(S: np.ndarray) -> np.ndarray:
         return np.zeros((0, d, r))
     if r > d:
         return _svd_basis(S)
+    if r == 1:
+        norm = np.sqrt(np.einsum("rdk,rdk->rk", S, S))[:, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(norm > 0, S / norm, 0.0)
     Q, Rf = np.linalg.qr(S)
-    if r == 1:  # the singular value of a 1×1 factor is its modulus
-        s = np.abs(Rf[:, :, 0])
-    else:
-        s = np.linalg.svd(Rf, compute_uv=False)
-    bad = ~(s[:, -1] > RANK_RTOL * s[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inv = _inverse_triangular(Rf)
+        cond = np.sqrt(np.einsum("rij,rij->r", Rf, Rf) * np.einsum("rij,rij->r", inv, inv))
+    bad = ~(cond < 1.0 / RANK_RTOL)
     if bad.any():
         Q[bad] = _svd_basis(S[bad])
     return Q
@@ -131,13 +156,17 @@ def orthonormal_basis(S: np.ndarray) -> np.ndarray:
 
 def project_left(Q: np.ndarray, G: np.ndarray) -> np.ndarray:
     """``H_B G = Q (Qᵀ G)`` run by run; ``Q`` is ``(R, m, r)`` from :func:`orthonormal_basis`, ``G`` is
-    ``(R, m, n)``."""
+    ``(R, m, n)``.  (For ``r = 1`` einsum beats numpy's stacked matmul by about 2×.)"""
+    if Q.shape[2] == 1:
+        return np.einsum("rik,rkj->rij", Q, np.einsum("rik,rij->rkj", Q, G))
     return Q @ (Q.transpose(0, 2, 1) @ G)
 
 
 def project_right(Q: np.ndarray, G: np.ndarray) -> np.ndarray:
     """``G H_A = (G Q) Qᵀ`` run by run; ``Q`` is ``(R, n, r)`` from :func:`orthonormal_basis`, ``G`` is
-    ``(R, m, n)``."""
+    ``(R, m, n)``.  (For ``r = 1`` einsum beats numpy's stacked matmul by about 2×.)"""
+    if Q.shape[2] == 1:
+        return np.einsum("rik,rjk->rij", np.einsum("rij,rjk->rik", G, Q), Q)
     return (G @ Q) @ Q.transpose(0, 2, 1)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from verify.estimators import Estimator, State
+from verify.problems.base import value_and_grad
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,17 @@ class Algorithm:
     projector: Any
     stepsize: Any
 
-    def step(self, problem: Any, t: int, W: np.ndarray, state: State,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, State]:
-        """One step for all runs: returns ``(W^{t+1}, ∇f(W^{t+1}), estimator state)``."""
+    def move(self, problem: Any, t: int, W: np.ndarray, state: State, rng: np.random.Generator) -> np.ndarray:
+        """``W^{t+1} = W^t − γ_t Ĝ^t`` for all runs (draws the coins and sketches of step t)."""
         R, m, n = W.shape
         G = self.estimator.direction(state)
         G_hat = self.projector.apply(self.projector.draw(rng, R, m, n), G)
-        W_new = W - self.stepsize(t, W, G, problem) * G_hat
+        return W - self.stepsize(t, W, G, problem) * G_hat
+
+    def step(self, problem: Any, t: int, W: np.ndarray, state: State,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, State]:
+        """One step for all runs: returns ``(W^{t+1}, ∇f(W^{t+1}), estimator state)``."""
+        W_new = self.move(problem, t, W, state, rng)
         grad_new = problem.grad(W_new)
         return W_new, grad_new, self.estimator.update(state, problem, W_new, grad_new, W, rng)
 
@@ -70,22 +75,23 @@ def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.rando
         snapshot_at: Iterable[int] = (), average_iterate: bool = False) -> Trace:
     """Run ``runs`` independent chains of ``iters`` steps from ``problem.W0``.
 
-    ``f`` at the running-average iterate costs one more oracle call per step, so it is recorded only
-    with ``average_iterate`` (``Trace.f_avg`` is NaN otherwise).  Runs that diverge keep producing
-    NaN/Inf; the verdict reports the first non-finite step.
+    Each step makes one oracle call for ``f(W^{t+1})`` and ``∇f(W^{t+1})`` together
+    (:func:`~verify.problems.base.value_and_grad`).  ``f`` at the running-average iterate costs one more
+    oracle call per step, so it is recorded only with ``average_iterate`` (``Trace.f_avg`` is NaN
+    otherwise).  Runs that diverge keep producing NaN/Inf; the verdict reports the first non-finite step.
     """
     m, n = problem.shape
     W = np.broadcast_to(np.asarray(problem.W0, dtype=float), (runs, m, n)).copy()
-    grad = problem.grad(W)
+    f, grad = value_and_grad(problem, W)
     state = algorithm.estimator.init(problem, W, grad, rng)
     f_tr, g_tr, e_tr = (np.empty((runs, iters + 1)) for _ in range(3))
     fa_tr = np.full((runs, iters + 1), np.nan)
-    W_sum = np.zeros_like(W)
+    W_sum = np.zeros_like(W) if average_iterate else None
     wanted = set(snapshot_at)
     snapshots: dict[int, tuple[np.ndarray, State]] = {}
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(iters + 1):
-            f_tr[:, t] = problem.f(W)
+            f_tr[:, t] = f
             g_tr[:, t] = grad_sq_norm(grad)
             e_tr[:, t] = algorithm.estimator.error(state, problem, W, grad)
             if average_iterate:
@@ -94,6 +100,10 @@ def run(problem: Any, algorithm: Algorithm, runs: int, iters: int, rng: np.rando
                 snapshots[t] = (W, state)
             if t == iters:
                 break
-            W_sum += W
-            W, grad, state = algorithm.step(problem, t, W, state, rng)
+            if W_sum is not None:
+                W_sum += W
+            W_new = algorithm.move(problem, t, W, state, rng)
+            f, grad = value_and_grad(problem, W_new)
+            state = algorithm.estimator.update(state, problem, W_new, grad, W, rng)
+            W = W_new
     return Trace(f_tr, g_tr, e_tr, fa_tr, snapshots)

@@ -103,6 +103,8 @@ class Problem(Protocol):
       (:class:`FiniteSum`) also have ``N`` and ``"L_max"``.  See :mod:`verify.problems.stochastic`.
     * federated (:class:`Federated`): ``clients`` (``M``) and ``client_grads(W)`` ``(R, m, n) → (R, M, m,
       n)`` with ``f = (1/M) Σ_i f_i``; constants ``"L_max"``, ``"L_tilde"``, ``"Delta_inf"``.
+    * ``value_and_grad(W)`` returning ``(f(W), ∇f(W))`` when the two share work; the runner uses it
+      through :func:`value_and_grad`.
     * non-smooth convex (recognised by ``"L0"`` in ``constants`` and no ``"L"``): ``grad`` returns a
       subgradient; attribute ``W_star``, the minimiser closest to ``W0``; constants ``"L0"``, ``"R0"``,
       exact ``"f_star"``.
@@ -152,6 +154,19 @@ class Federated(Protocol):
     def client_grads(self, W: np.ndarray) -> np.ndarray:
         """``∇f_i(W)`` for every client: ``(R, m, n) → (R, M, m, n)``."""
         ...
+
+
+def value_and_grad(problem: Problem, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(W), ∇f(W))`` for a batch ``(R, m, n)``.
+
+    One call to the problem's optional ``value_and_grad`` when it has one (a problem whose value can reuse
+    the gradient's work, such as a Gram-form quadratic, see :meth:`NonconvexReg.value_and_grad
+    <verify.problems.nonconvex_reg.NonconvexReg.value_and_grad>`), else ``f`` and ``grad``.
+    """
+    both = getattr(problem, "value_and_grad", None)
+    if both is not None:
+        return both(W)
+    return problem.f(W), problem.grad(W)
 
 
 def as_batch(W: np.ndarray, shape: tuple[int, int], who: str) -> np.ndarray:

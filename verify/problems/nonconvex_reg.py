@@ -118,6 +118,28 @@ class NonconvexReg(FiniteSumOracle, ShapeFromW0):
         g += reg
         return g.reshape((len(x), *self.shape))
 
+    def value_and_grad(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` and ``∇f`` with one Gram product: with ``D = x − x̂`` and ``g = G D``,
+
+        ``f = f_LS* + max(½⟨D, g⟩, 0) + lam Σ φ(x)`` (``‖R D‖²/(2N) = ½ Dᵀ G D ≥ 0``; the max removes a
+        rounding error of sign) and ``∇f = g + lam φ'(x)``, so a step costs one ``d×d`` product per run
+        instead of two (:meth:`f` uses the triangular root instead).
+        """
+        x = as_batch(W, self.shape, f"{self.name}.value_and_grad").reshape(len(W), self.shape[0] * self.shape[1])
+        D = x - self.x_hat
+        g = D @ self.G
+        quad = np.einsum("ri,ri->r", D, g)
+        np.maximum(quad, 0.0, out=quad)
+        x2 = x * x
+        den = x2 + 1.0
+        np.divide(x2, den, out=x2)  # φ(x) = x²/(1+x²)
+        value = self.f_star + 0.5 * quad + self.lam * x2.sum(axis=1)
+        np.square(den, out=den)
+        reg = np.divide(x, den, out=den)
+        reg *= 2.0 * self.lam  # lam φ'(x) = 2 lam x/(1+x²)²
+        g += reg
+        return value, g.reshape((len(x), *self.shape))
+
     @property
     def N(self) -> int:
         """Number of components (rows of ``A``)."""
