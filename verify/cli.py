@@ -195,15 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
     p_run.add_argument("--seed", type=_positive_int("--seed"), default=0, help="root seed")
     p_run.add_argument("--out", default="verify-report", help="output folder (finished tasks go to OUT/tasks)")
-    p_run.add_argument("--resume", action="store_true",
-                       help="reuse the finished tasks in OUT/tasks of an interrupted run with the same options")
-    p_run.add_argument("--jobs", type=_positive_int("--jobs"), metavar="N",
-                       help="local worker processes (default 1: in this process); with --executor dask and no "
-                            "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
-    p_run.add_argument("--executor", choices=("local", "dask"), default="local",
-                       help="local processes (default) or a Dask distributed cluster")
-    p_run.add_argument("--scheduler", metavar="ADDRESS",
-                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    from verify.executors import add_arguments as add_executor_arguments
+
+    add_executor_arguments(p_run, "checks")
     p_run.set_defaults(func=_cmd_run)
 
     p_lam = sub.add_parser("lambda", help="estimate lambda_min^p and lambda_max^p of a sketch distribution")

@@ -1,8 +1,9 @@
 """Where tasks run: in this process, in local worker processes, or on a Dask cluster.
 
-Every executor takes :class:`~verify.tasks.Task` objects and yields ``(task, outcome)`` pairs **as tasks
-finish** (in no particular order), where ``outcome`` is the task's :class:`~verify.check.CheckResult` or a
-:class:`Failure` (the task raised, or the worker running it died).  A failure never stops the other tasks.
+Every executor takes tasks (objects with a ``key`` and a ``run()`` method, :mod:`verify.tasks`: a check
+or a sweep's grid point) and yields ``(task, outcome)`` pairs **as tasks finish** (in no particular order),
+where ``outcome`` is what ``task.run()`` returned or a :class:`Failure` (the task raised, or the worker
+running it died).  A failure never stops the other tasks.
 The numbers do not depend on the executor: a task's seed depends on its key only.
 
 - ``local`` with ``jobs = 1``: in this process, one task after the other.
@@ -20,6 +21,7 @@ The numbers do not depend on the executor: a task's seed depends on its key only
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import multiprocessing
@@ -30,9 +32,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from verify.check import CheckResult
 from verify.errors import UserError
-from verify.tasks import Task, run_task
+from verify.tasks import run_task
 
 EXECUTORS = ("local", "dask")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -47,7 +48,8 @@ class Failure:
     message: str
 
 
-Outcome = tuple[Task, CheckResult | Failure]
+Task = Any  # anything with ``key`` and ``run()``
+Outcome = tuple[Task, Any]
 
 
 def describe(exc: BaseException) -> str:
@@ -173,13 +175,8 @@ def dask_cluster(tasks: Sequence[Task], scheduler: str | None, workers: int | No
             yield task, res
 
 
-def run(tasks: Sequence[Task], executor: str = "local", jobs: int | None = None,
-        scheduler: str | None = None) -> Iterator[Outcome]:
-    """Dispatch to :func:`in_process`, :func:`local_processes` or :func:`dask_cluster`.
-
-    ``jobs`` is the number of local processes (default 1, i.e. in this process) or, for ``dask`` without a
-    ``scheduler``, the number of LocalCluster workers (default: the number of CPUs).
-    """
+def validate(executor: str = "local", jobs: int | None = None, scheduler: str | None = None) -> None:
+    """Raise :class:`UserError` (one line) for executor options that :func:`run` cannot use."""
     if executor not in EXECUTORS:
         raise UserError(f"--executor {executor!r} is not known; use one of {', '.join(EXECUTORS)}")
     if jobs is not None and jobs < 1:
@@ -191,9 +188,46 @@ def run(tasks: Sequence[Task], executor: str = "local", jobs: int | None = None,
             raise UserError("--jobs sets the number of local workers; with --scheduler the cluster's workers "
                             "run the tasks, so leave --jobs out")
         _distributed()  # fail before any work when dask is missing
+
+
+def run(tasks: Sequence[Task], executor: str = "local", jobs: int | None = None,
+        scheduler: str | None = None) -> Iterator[Outcome]:
+    """Dispatch to :func:`in_process`, :func:`local_processes` or :func:`dask_cluster`.
+
+    ``jobs`` is the number of local processes (default 1, i.e. in this process) or, for ``dask`` without a
+    ``scheduler``, the number of LocalCluster workers (default: the number of CPUs).
+    """
+    validate(executor, jobs, scheduler)
+    if executor == "dask":
         return dask_cluster(tasks, scheduler, jobs)
     if not tasks:
         return iter(())
     if (jobs or 1) == 1:
         return in_process(tasks)
     return local_processes(tasks, jobs)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs must be an integer, got {text!r}") from None
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--resume``, ``--jobs``, ``--executor`` and ``--scheduler`` (the same for ``run`` and ``sweep``).
+
+    ``what`` names the tasks in the help text (``"checks"``, ``"grid points"``); values are checked by
+    :func:`run`.
+    """
+    parser.add_argument("--resume", action="store_true",
+                        help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
+    parser.add_argument("--jobs", type=_jobs, metavar="N",
+                        help="local worker processes (default 1: in this process); with --executor dask and no "
+                             "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local processes (default) or a Dask distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on "
+                             "127.0.0.1)")

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TextIO
 
 import theorems
-from verify import executors
 from verify.check import CheckResult, CheckSpec, prepare
+from verify.driver import drive
 from verify.errors import require
 from verify.executors import Failure
-from verify.tasks import Task, TaskStore, task_key
+from verify.tasks import Task, check_result, task_key
 
 _RANDK = (("compressor", "rand-k:k=24"),)
 _TOPK = (("compressor", "top-k:k=24"),)
@@ -139,41 +139,16 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     if not specs:
         return Outcome([], [], 0)
     alpha_each = alpha / len(specs)
-    store = TaskStore(run_dir) if run_dir is not None else None
     keys = [task_key(spec, seed, alpha_each) for spec in specs]
-    slots: list[CheckResult | None] = [None] * len(specs)
-    if store is not None and resume:
-        store.remove_temporaries()
-        slots = [store.load(key, warn=progress) for key in keys]
-    resumed = sum(r is not None for r in slots)
-    if progress is not None and resume:
-        print(f"resuming: {resumed} of {len(specs)} checks already finished in {store.folder if store else '-'}",
-              file=progress, flush=True)
-    todo = [Task(prepare(spec), seed, alpha_each) for spec, r in zip(specs, slots, strict=True) if r is None]
-    index = {key: i for i, key in enumerate(keys)}
-    done, failures = resumed, []
-    if on_result is not None:
-        for res in slots:
-            if res is not None:
-                on_result(res)
-    for task, out in executors.run(todo, executor=executor, jobs=jobs, scheduler=scheduler):
-        done += 1
-        if isinstance(out, Failure):
-            failures.append(out)
-            if progress is not None:
-                print(f"[{done}/{len(specs)}] FAILED task {out.key}: {out.message}", file=progress, flush=True)
-            continue
-        if store is not None:
-            store.save(task.key, out)
-        slots[index[task.key]] = out
-        if progress is not None:
-            slack = "" if out.slack is None else f", slack {out.slack:.3g}"
-            print(f"[{done}/{len(specs)}] {out.verdict}{slack} ({out.timings['total_s']:.1f} s): {task.label}",
-                  file=progress, flush=True)
-        if on_result is not None:
-            on_result(out)
-    failures.sort(key=lambda f: index[f.key])
-    return Outcome([r for r in slots if r is not None], failures, resumed)
+
+    def describe(task: Task, out: CheckResult) -> str:
+        slack = "" if out.slack is None else f", slack {out.slack:.3g}"
+        return f"{out.verdict}{slack} ({out.timings['total_s']:.1f} s): {task.label}"
+
+    driven = drive(keys, lambda i: Task(prepare(specs[i]), seed, alpha_each), encode=CheckResult.to_dict,
+                   decode=check_result, describe=describe, noun="checks", run_dir=run_dir, resume=resume,
+                   progress=progress, executor=executor, jobs=jobs, scheduler=scheduler, on_result=on_result)
+    return Outcome([r for r in driven.results if r is not None], driven.failures, driven.resumed)
 
 
 def run_checks(specs: Sequence[CheckSpec], alpha: float, seed: int,

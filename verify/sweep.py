@@ -16,9 +16,12 @@ names (:func:`verify.check.prepare`, e.g. ``gd-nc``, ``sgd-nc``, ``page-nc``), a
 :func:`verify.symbolic.evaluate` of that theorem's bound.  A grid point outside the theorem's conditions
 (factor > 1, or λ_min^p = 0) is run and plotted, without a bound.
 
-Seeds: each grid point is one task with ``SeedSequence(seed, spawn_key=H(key))``
-(:func:`verify.seeding.task_seed`), where ``key`` is the check key of the point: the numbers depend on
-what the point is, never on the grid around it.
+Seeds and tasks: each grid point is one task (:class:`SweepTask`) with ``SeedSequence(seed,
+spawn_key=H(key))`` (:func:`verify.seeding.task_seed`), where ``key`` is the check key of the point: the
+numbers depend on what the point is, never on the grid around it, nor on the executor.  The tasks run
+through :func:`verify.driver.drive` like the checks of ``verify run``: on local processes (``--jobs N``) or
+a Dask cluster (``--executor dask``), each finished point stored in ``DIR/tasks`` at once, and
+``--resume`` skips the stored points of an interrupted sweep.
 
 Notes
 -----
@@ -43,8 +46,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from verify import report, stats, symbolic
+from verify import executors, report, stats, symbolic
 from verify.check import CheckSpec, Prepared, prepare
+from verify.driver import drive
 from verify.errors import UserError
 from verify.measures import LABELS, measure_values
 from verify.runner import Algorithm, run
@@ -55,6 +59,11 @@ from verify.sweep_config import AXES, Figure, SweepConfig, load
 OVERLAID_MEASURES = ("avg_grad_sq", "weighted_grad_sq")
 #: At most this many t are stored per curve (all of them when T is smaller).
 CURVE_POINTS = 1000
+#: The fields of a grid point's record (:func:`run_point`); a stored task lacking one is run again.
+RECORD_FIELDS = ("method", "theorem", "estimator", "params", "problem", "size", "problem_params", "sketch", "p",
+                 "r", "gamma_factor", "gamma", "gamma_max", "conditions_met", "runs", "iters", "root_seed",
+                 "spawn_key", "key", "grad_sq_initial", "grad_sq_final_median", "grad_sq_min_median",
+                 "diverged_at", "band", "curve", "overlay", "time_s")
 
 
 @dataclass(frozen=True)
@@ -143,10 +152,15 @@ def _overlay(prep: Prepared, trace: Any) -> dict[str, Any]:
     return out
 
 
+def seed_key(prep: Prepared) -> str:
+    """What a grid point's random numbers depend on (with the root seed): ``"sweep|" + spec.key()``."""
+    return "sweep|" + prep.spec.key()
+
+
 def run_point(cfg: SweepConfig, point: Point, prep: Prepared) -> dict[str, Any]:
     """Run one grid point and return its record (JSON-ready)."""
     t0 = time.perf_counter()
-    key = "sweep|" + prep.spec.key()
+    key = seed_key(prep)
     seed = task_seed(cfg.seed, key)
     trace = run(prep.problem, Algorithm(prep.estimator, prep.projector, prep.stepsize), cfg.runs, cfg.iters,
                 np.random.default_rng(seed))
@@ -285,40 +299,83 @@ def _require_matplotlib() -> None:
         raise UserError("verify sweep draws figures and needs matplotlib: pip install '.[report]'") from None
 
 
-def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None) -> dict[str, Any]:
-    """Validate every grid point, run them in order, write ``sweep.json`` and the plots; returns the payload.
+@dataclass(frozen=True)
+class SweepTask:
+    """One grid point as a task (:mod:`verify.tasks`): ``run()`` returns its record (:func:`run_point`)."""
+
+    cfg: SweepConfig
+    point: Point
+    prep: Prepared
+
+    @property
+    def key(self) -> str:
+        """:func:`task_key` of the point."""
+        return task_key(self.cfg, self.point, self.prep)
+
+    def run(self) -> dict[str, Any]:
+        return run_point(self.cfg, self.point, self.prep)
+
+
+def task_key(cfg: SweepConfig, point: Point, prep: Prepared) -> str:
+    """Everything a point's record depends on: its seed key, the method's label, the root seed, the band."""
+    return f"{seed_key(prep)}|method={point.method}|seed={cfg.seed}|band={list(cfg.band)!r}"
+
+
+def _record(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored record, checked for every field of :data:`RECORD_FIELDS` (``ValueError`` names a missing one)."""
+    missing = [k for k in RECORD_FIELDS if k not in data]
+    if missing:
+        raise ValueError(f"the record lacks key {missing[0]!r}")
+    return data
+
+
+def _describe(task: SweepTask, rec: dict[str, Any]) -> str:
+    low = rec["grad_sq_min_median"]
+    return (f"{task.point.describe()} ({task.cfg.runs} runs x {task.cfg.iters} steps): lowest median "
+            f"||grad f||^2 {'diverged' if low is None else format(low, '.2e')} ({rec['time_s']:.1f} s)")
+
+
+def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None, *, executor: str = "local",
+              jobs: int | None = None, scheduler: str | None = None, resume: bool = False) -> dict[str, Any]:
+    """Validate every grid point, run them as tasks, write ``sweep.json`` and the plots; returns the payload.
 
     Every grid point is prepared before any is run, so a bad point fails at once with a one-line
-    :class:`UserError`.
+    :class:`UserError`.  Each finished point is stored in ``out/tasks`` at once; with ``resume`` the stored
+    points are read back instead of run (:func:`verify.driver.drive`).  A point whose task fails (raises,
+    or its worker dies) is left out of ``sweep.json`` and the plots and listed under ``"failed"`` by key.
     """
     _require_matplotlib()
+    executors.validate(executor, jobs, scheduler)
     report.ensure_writable(out)
     points = grid_points(cfg)
     prepared = [prepare_point(cfg, pt) for pt in points]
-    records = []
-    for i, (pt, prep) in enumerate(zip(points, prepared, strict=True), start=1):
-        if progress is not None:
-            print(f"[{i}/{len(points)}] {pt.describe()} ({cfg.runs} runs x {cfg.iters} steps) ...",
-                  file=progress, end="", flush=True)
-        rec = run_point(cfg, pt, prep)
-        if progress is not None:
-            low = rec["grad_sq_min_median"]
-            print(f" lowest median ||grad f||^2 {'diverged' if low is None else format(low, '.2e')} "
-                  f"({rec['time_s']:.1f} s)", file=progress, flush=True)
-        records.append(rec)
+    tasks = [SweepTask(cfg, pt, prep) for pt, prep in zip(points, prepared, strict=True)]
+    driven = drive([t.key for t in tasks], tasks.__getitem__, encode=dict, decode=_record, describe=_describe,
+                   noun="grid points", run_dir=out, resume=resume, progress=progress, executor=executor,
+                   jobs=jobs, scheduler=scheduler)
+    done = [i for i, rec in enumerate(driven.results) if rec is not None]
+    records = [driven.results[i] for i in done]
     meta = {**report.provenance(), "config": str(cfg.path), "seed": cfg.seed, "problem": cfg.problem,
             "sketch": cfg.sketch, "runs": cfg.runs, "iters": cfg.iters, "band": list(cfg.band), "axes": list(AXES)}
-    payload = {"meta": meta, "records": records}
+    payload: dict[str, Any] = {"meta": meta, "records": records,
+                               "failed": [{"key": f.key, "message": f.message} for f in driven.failures]}
     report.atomic_write(out / "sweep.json", json.dumps(payload, indent=1, allow_nan=False).encode())
-    payload["plots"] = [str(p) for p in write_plots(cfg, points, records, out)]
+    payload["plots"] = [str(p) for p in write_plots(cfg, [points[i] for i in done], records, out)]
+    payload["resumed"] = driven.resumed
     return payload
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    payload = run_sweep(load(args.config), out, progress=sys.stderr)
+    payload = run_sweep(load(args.config), out, progress=sys.stderr, executor=args.executor, jobs=args.jobs,
+                        scheduler=args.scheduler, resume=args.resume)
     print(f"{len(payload['records'])} grid points: {out / 'sweep.json'}; {len(payload['plots'])} plots in "
           f"{out / 'plots'}")
+    if payload["failed"]:
+        print(f"{len(payload['failed'])} grid points failed (exit status 1), left out of the results: "
+              + "; ".join(f["key"] for f in payload["failed"])
+              + f"\nrerun with --resume --out {out} to run only the unfinished points")
+        return 1
     return 0
 
 
@@ -327,10 +384,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("sweep", help="run a parameter grid and draw the paper's §7.1-style figures",
                               description="Run a parameter grid from a TOML file; write sweep.json and plots/*.png.")
     p.add_argument("config", help="the sweep's TOML file (see examples/sweep_paper.toml)")
-    p.add_argument("--out", default="sweep-out", help="output folder")
+    p.add_argument("--out", default="sweep-out", help="output folder (finished grid points go to OUT/tasks)")
+    executors.add_arguments(p, "grid points")
     p.set_defaults(func=_cmd_sweep)
     return p
 
 
-__all__ = ["Point", "add_sweep_parser", "check_spec", "grid_points", "load", "run_point", "run_sweep",
-           "write_plots"]
+__all__ = ["Point", "SweepTask", "add_sweep_parser", "check_spec", "grid_points", "load", "run_point", "run_sweep",
+           "task_key", "write_plots"]

@@ -1,20 +1,25 @@
-"""Tasks and the task store: one task = one check, one finished task = one file.
+"""Tasks and the task store: one finished task = one file.
 
-A :class:`Task` is a prepared check with the root seed and its share of the family-wise level; its
-:attr:`~Task.key` names everything its result depends on.  As soon as a task finishes, its record
-(:meth:`~verify.check.CheckResult.to_dict`) is written to ``RUN_DIR/tasks/<sha256 of key>.json`` through a
+A task is anything with a ``key`` (a string naming everything its result depends on) and a ``run()``
+method; executors (:mod:`verify.executors`) call :func:`run_task` on it in whatever process they use.
+Two kinds exist: :class:`Task`, one check of ``verify run`` (a prepared check with the root seed and its
+share of the family-wise level), and :class:`verify.sweep.SweepTask`, one grid point of ``verify sweep``.
+
+As soon as a task finishes, its JSON record is written to ``RUN_DIR/tasks/<sha256 of key>.json`` through a
 temporary file and an atomic rename (:func:`verify.report.atomic_write`), so a killed run leaves only whole
-files.  ``verify run --resume`` reads back the files whose stored key matches and runs the rest; a file
-that is unreadable, not JSON, or lacks a field is ignored (and said so) and its task is run again.
+files.  ``--resume`` reads back the files whose stored key matches and runs the rest; a file that is
+unreadable, not JSON, or lacks a field is ignored (and said so) and its task is run again
+(:mod:`verify.driver`).
 
-The random numbers of a task depend on the root seed and ``spec.key()`` only
-(:func:`verify.seeding.task_seed`), so a task gives the same result on 1 or N workers, locally or on Dask.
+The random numbers of a task depend on the root seed and its key only (:func:`verify.seeding.task_seed`),
+so a task gives the same result on 1 or N workers, locally or on Dask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,6 +50,10 @@ class Task:
         return (f"{s.theorem} on {s.problem} with {s.sketch} sketches "
                 f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps)")
 
+    def run(self) -> CheckResult:
+        """Run the check; the same task always gives the same numbers."""
+        return execute(self.prep, self.root_seed, self.alpha_each)
+
 
 def task_key(spec: CheckSpec, root_seed: int, alpha_each: float) -> str:
     """The key of the task running ``spec`` under ``root_seed`` with level ``alpha_each``."""
@@ -52,9 +61,19 @@ def task_key(spec: CheckSpec, root_seed: int, alpha_each: float) -> str:
             f"|seed={root_seed}|alpha_each={alpha_each!r}")
 
 
-def run_task(task: Task) -> CheckResult:
-    """Run one task (in whatever process calls it); the same task always gives the same numbers."""
-    return execute(task.prep, task.root_seed, task.alpha_each)
+def run_task(task: Any) -> Any:
+    """Run one task (in whatever process calls it): ``task.run()``."""
+    return task.run()
+
+
+def check_result(record: dict[str, Any]) -> CheckResult:
+    """The :class:`CheckResult` of a stored record; ``ValueError`` naming the first missing field."""
+    from verify.results_io import FIELDS
+
+    missing = [k for k in FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"the result lacks key {missing[0]!r}")
+    return CheckResult(**{k: record[k] for k in FIELDS})
 
 
 def file_name(key: str) -> str:
@@ -65,7 +84,7 @@ def file_name(key: str) -> str:
 class TaskStore:
     """The finished tasks of a run, one JSON file each under ``run_dir/tasks``.
 
-    Each file is ``{"key": task key, "result": CheckResult.to_dict()}``.
+    Each file is ``{"key": task key, "result": the task's JSON record}``.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -75,16 +94,16 @@ class TaskStore:
         """Where the task named ``key`` is stored."""
         return self.folder / file_name(key)
 
-    def save(self, key: str, result: CheckResult) -> None:
-        """Write the record of a finished task atomically (temporary file + rename)."""
+    def save(self, key: str, record: dict[str, Any]) -> None:
+        """Write the JSON record of a finished task atomically (temporary file + rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"key": key, "result": result.to_dict()}, allow_nan=False, default=_json_default)
+        data = json.dumps({"key": key, "result": record}, allow_nan=False, default=_json_default)
         atomic_write(self.path(key), data.encode("utf-8"))
 
-    def load(self, key: str, warn: TextIO | None = None) -> CheckResult | None:
-        """The stored result of ``key``, or None if there is none or the file is unusable (said on ``warn``)."""
-        from verify.results_io import FIELDS
-
+    def load(self, key: str, decode: Callable[[dict[str, Any]], Any] = check_result,
+             warn: TextIO | None = None) -> Any | None:
+        """``decode(record)`` of the stored task ``key``, or None if there is none or the file is unusable
+        (said on ``warn``); ``decode`` raises ``ValueError`` on a record it cannot use."""
         path = self.path(key)
         if not path.is_file():
             return None
@@ -94,11 +113,7 @@ class TaskStore:
                 raise ValueError("expected an object with keys 'key' and 'result'")
             if data.get("key") != key:
                 raise ValueError("its key does not match the task")
-            rec = data["result"]
-            missing = [k for k in FIELDS if k not in rec]
-            if missing:
-                raise ValueError(f"the result lacks key {missing[0]!r}")
-            return CheckResult(**{k: rec[k] for k in FIELDS})
+            return decode(data["result"])
         except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
             if warn is not None:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
