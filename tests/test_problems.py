@@ -251,6 +251,17 @@ def test_nonconvex_oracles_equal_the_data_formula(spec):
 
 
 @pytest.mark.parametrize("spec", NC_SPECS)
+def test_nonconvex_value_and_grad_is_f_and_grad(spec):
+    """The runner's one-call oracle (value from the gradient's Gram product) equals f and grad, also at x̂."""
+    p = built(spec)
+    W = np.concatenate([points(p, 6, 11), p.x_hat.reshape(1, *p.shape)])
+    value, grad = p.value_and_grad(W)
+    np.testing.assert_allclose(value, p.f(W), rtol=1e-12)
+    np.testing.assert_allclose(grad, p.grad(W), rtol=1e-12, atol=1e-14 * np.abs(grad).max())
+    assert np.all(value >= p.f_star)  # the quadratic part is clipped at 0, never below f_LS*
+
+
+@pytest.mark.parametrize("spec", NC_SPECS)
 def test_nonconvex_data_and_constants(spec):
     p = built(spec)
     N, d = p.A.shape

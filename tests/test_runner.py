@@ -112,3 +112,18 @@ def _w_star(prob):
     """The isotropic quadratic's minimiser, recovered from its gradient at 0: grad f(0) = -L W*."""
     m, n = prob.shape
     return -prob.grad(np.zeros((1, m, n)))[0] / prob.constants["L"].value
+
+
+@pytest.mark.parametrize("spec", ["nonconvex-reg:m=5,n=4,N=30", "least-squares:m=5,n=4,N=30"])
+def test_trace_records_f_and_grad_of_the_iterates(spec):
+    """The runner's single oracle call per step (value_and_grad where the problem has it) gives f(W^t) and
+    ‖∇f(W^t)‖² of the iterates it moves to."""
+    prob = problems.make(spec)
+    proj = BernoulliProjector(p=0.5, r=2, left=sketch.make("gaussian"), right=sketch.make("gaussian"))
+    algo = Algorithm(FullGradient(), proj, ConstantStep(0.5 / prob.constants["L"].value))
+    trace = run(prob, algo, 5, 6, np.random.default_rng(3), snapshot_at=(0, 3, 6))
+    for t, (W, _) in trace.snapshots.items():
+        np.testing.assert_allclose(trace.f[:, t], prob.f(W), rtol=1e-12)
+        g = prob.grad(W)
+        np.testing.assert_allclose(trace.grad_sq[:, t], np.einsum("rij,rij->r", g, g), rtol=1e-12)
+    assert np.all(np.diff(trace.f, axis=1) < 0)  # GD at gamma < 1/L descends: the runs moved
