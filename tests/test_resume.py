@@ -4,34 +4,16 @@ final results equal those of an uninterrupted run."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from interrupt import count_tasks, kill_after_first_task, task_files
 
-from verify import executors
 from verify.cli import main
 from verify.tasks import TASKS
 
 ARGS = ("run", "gd-nc", "gd-pl", "--seeds", "32", "--iters", "20")
 N_CHECKS = 10  # gd-nc and gd-pl entries of the built-in suite
-
-# The CLI with every task slowed down, so that a kill lands while tasks remain.
-SLOW_CLI = """
-import sys, time
-import verify.executors as ex
-from verify.cli import main
-run_task = ex.run_task
-def slow(task):
-    time.sleep(0.4)
-    return run_task(task)
-ex.run_task = slow
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def comparable(path: Path) -> dict:
@@ -44,10 +26,6 @@ def comparable(path: Path) -> dict:
     return data
 
 
-def task_files(out: Path) -> list[Path]:
-    return sorted((out / TASKS).glob("*.json"))
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("whole")
@@ -56,38 +34,15 @@ def uninterrupted(tmp_path_factory) -> dict:
     return comparable(out / "results.json")
 
 
-def _counting_run_task(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    run_task = executors.run_task
-
-    def counted(task):
-        calls.append(task.key)
-        return run_task(task)
-
-    monkeypatch.setattr(executors, "run_task", counted)
-    return calls
-
-
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, monkeypatch, capsys):
     out = tmp_path / "D"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_CLI, *ARGS, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not task_files(out) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    finished = len(task_files(out))
+    finished = kill_after_first_task([*ARGS, "--out", str(out)], out)
     assert 1 <= finished < N_CHECKS
     assert not (out / "results.json").exists()
     for f in task_files(out):  # whatever the kill left is whole
         json.loads(f.read_text())
 
-    calls = _counting_run_task(monkeypatch)
+    calls = count_tasks(monkeypatch)
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
@@ -111,7 +66,7 @@ def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch,
     (out / TASKS / ".leftover.json.abc.tmp").write_text("{")  # a killed write
     (out / "results.json").unlink()
 
-    calls = _counting_run_task(monkeypatch)
+    calls = count_tasks(monkeypatch)
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
@@ -125,7 +80,7 @@ def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch,
 def test_resume_with_other_options_reruns_everything(tmp_path, monkeypatch):
     out = tmp_path / "D"
     assert main([*ARGS, "--out", str(out)]) == 0
-    calls = _counting_run_task(monkeypatch)
+    calls = count_tasks(monkeypatch)
     # another seed, and another alpha (so another alpha share): no stored task matches
     assert main([*ARGS, "--out", str(out), "--resume", "--seed", "1"]) == 0
     assert len(calls) == N_CHECKS
@@ -139,7 +94,7 @@ def test_tasks_of_a_smaller_family_are_not_reused(tmp_path, uninterrupted, monke
     # the alpha share is alpha / (number of checks): the gd-nc-only run's tasks have another level
     out = tmp_path / "D"
     assert main(["run", "gd-nc", "--seeds", "32", "--iters", "20", "--out", str(out)]) == 0  # 5 of the 10 checks
-    calls = _counting_run_task(monkeypatch)
+    calls = count_tasks(monkeypatch)
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     assert len(calls) == N_CHECKS
     assert comparable(out / "results.json") == uninterrupted

@@ -4,14 +4,10 @@ failing grid point is reported by key while the others finish."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from interrupt import count_tasks, kill_after_first_task, task_files
 
 from verify import executors
 from verify.cli import main
@@ -39,19 +35,6 @@ params = { q = 0.0588, batch_prime = 4 }
 """
 N_POINTS = 6
 
-SLOW_CLI = """
-import sys, time
-import verify.executors as ex
-from verify.cli import main
-run_task = ex.run_task
-def slow(task):
-    time.sleep(0.5)
-    return run_task(task)
-ex.run_task = slow
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def comparable(out: Path) -> dict:
     """``sweep.json`` without what legitimately differs between runs: times, date, commit."""
     data = json.loads((out / "sweep.json").read_text())
@@ -60,10 +43,6 @@ def comparable(out: Path) -> dict:
     for key in ("date", "commit"):
         data["meta"].pop(key, None)
     return data
-
-
-def task_files(out: Path) -> list[Path]:
-    return sorted((out / TASKS).glob("*.json"))
 
 
 @pytest.fixture(scope="module")
@@ -81,40 +60,15 @@ def serial(config, tmp_path_factory) -> dict:
     return comparable(out)
 
 
-def _counting(monkeypatch, fail_key: str | None = None) -> list[str]:
-    calls: list[str] = []
-    run_task = executors.run_task
-
-    def counted(task):
-        calls.append(task.key)
-        if task.key == fail_key:
-            raise RuntimeError("injected failure")
-        return run_task(task)
-
-    monkeypatch.setattr(executors, "run_task", counted)
-    return calls
-
-
 def test_sigkill_then_resume_equals_uninterrupted(config, serial, tmp_path, monkeypatch, capsys):
     out = tmp_path / "D"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_CLI, "sweep", str(config), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not task_files(out) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the sweep finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    finished = len(task_files(out))
+    finished = kill_after_first_task(["sweep", str(config), "--out", str(out)], out)
     assert 1 <= finished < N_POINTS
     assert not (out / "sweep.json").exists()
     for f in task_files(out):
         json.loads(f.read_text())
 
-    calls = _counting(monkeypatch)
+    calls = count_tasks(monkeypatch)
     capsys.readouterr()
     assert main(["sweep", str(config), "--out", str(out), "--resume"]) == 0
     assert f"resuming: {finished} of {N_POINTS} grid points already finished" in capsys.readouterr().err
@@ -143,7 +97,7 @@ def test_failing_point_is_reported_by_key_and_the_others_finish(config, serial, 
     out = tmp_path / "F"
     doomed = serial["records"][2]
     key = f"{doomed['key']}|method={doomed['method']}|seed=3|band=[0.1, 0.9]"  # sweep.task_key
-    calls = _counting(monkeypatch, fail_key=key)
+    calls = count_tasks(monkeypatch, fail_key=key)
     capsys.readouterr()
     assert main(["sweep", str(config), "--out", str(out)]) == 1
     cap = capsys.readouterr()
@@ -167,7 +121,7 @@ def test_unusable_task_file_is_recomputed(config, serial, tmp_path, monkeypatch,
     record = json.loads(files[0].read_text())
     del record["result"]["curve"]
     files[0].write_text(json.dumps(record))
-    calls = _counting(monkeypatch)
+    calls = count_tasks(monkeypatch)
     capsys.readouterr()
     assert main(["sweep", str(config), "--out", str(out), "--resume"]) == 0
     assert "lacks key 'curve'" in capsys.readouterr().err
