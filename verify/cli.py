@@ -48,6 +48,26 @@ def _float(name: str):
     return parse
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--resume``, ``--jobs``, ``--executor`` and ``--scheduler``, the same for ``run`` and ``sweep``.
+
+    ``what`` names the tasks in the help text (``"checks"``, ``"grid points"``); the values are checked by
+    :func:`verify.executors.validate`.
+    """
+    from verify.executors import EXECUTORS
+
+    parser.add_argument("--resume", action="store_true",
+                        help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
+    parser.add_argument("--jobs", type=_positive_int("--jobs"), metavar="N",
+                        help="local worker processes (default 1: in this process); with --executor dask and no "
+                             "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local processes (default) or a Dask distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on "
+                             "127.0.0.1)")
+
+
 def _param(text: str) -> tuple[str, object]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -195,8 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
     p_run.add_argument("--seed", type=_positive_int("--seed"), default=0, help="root seed")
     p_run.add_argument("--out", default="verify-report", help="output folder (finished tasks go to OUT/tasks)")
-    from verify.executors import add_arguments as add_executor_arguments
-
     add_executor_arguments(p_run, "checks")
     p_run.set_defaults(func=_cmd_run)
 

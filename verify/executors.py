@@ -21,7 +21,6 @@ The numbers do not depend on the executor: a task's seed depends on its key only
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import multiprocessing
@@ -206,28 +205,3 @@ def run(tasks: Sequence[Task], executor: str = "local", jobs: int | None = None,
         return in_process(tasks)
     return local_processes(tasks, jobs)
 
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--jobs must be an integer, got {text!r}") from None
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """Add ``--resume``, ``--jobs``, ``--executor`` and ``--scheduler`` (the same for ``run`` and ``sweep``).
-
-    ``what`` names the tasks in the help text (``"checks"``, ``"grid points"``); values are checked by
-    :func:`run`.
-    """
-    parser.add_argument("--resume", action="store_true",
-                        help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
-    parser.add_argument("--jobs", type=_jobs, metavar="N",
-                        help="local worker processes (default 1: in this process); with --executor dask and no "
-                             "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="local processes (default) or a Dask distributed cluster")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on "
-                             "127.0.0.1)")

@@ -46,7 +46,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from verify import executors, report, stats, symbolic
+from verify import report, stats, symbolic
 from verify.check import CheckSpec, Prepared, prepare
 from verify.driver import drive
 from verify.errors import UserError
@@ -54,6 +54,7 @@ from verify.measures import LABELS, measure_values
 from verify.runner import Algorithm, run
 from verify.seeding import task_seed
 from verify.sweep_config import AXES, Figure, SweepConfig, load
+from verify.tasks import require_fields
 
 #: Measures a bound can be overlaid on: running averages of ‖∇f(W^t)‖².
 OVERLAID_MEASURES = ("avg_grad_sq", "weighted_grad_sq")
@@ -152,15 +153,15 @@ def _overlay(prep: Prepared, trace: Any) -> dict[str, Any]:
     return out
 
 
-def seed_key(prep: Prepared) -> str:
+def seed_key(spec: CheckSpec) -> str:
     """What a grid point's random numbers depend on (with the root seed): ``"sweep|" + spec.key()``."""
-    return "sweep|" + prep.spec.key()
+    return "sweep|" + spec.key()
 
 
 def run_point(cfg: SweepConfig, point: Point, prep: Prepared) -> dict[str, Any]:
     """Run one grid point and return its record (JSON-ready)."""
     t0 = time.perf_counter()
-    key = seed_key(prep)
+    key = seed_key(prep.spec)
     seed = task_seed(cfg.seed, key)
     trace = run(prep.problem, Algorithm(prep.estimator, prep.projector, prep.stepsize), cfg.runs, cfg.iters,
                 np.random.default_rng(seed))
@@ -310,22 +311,20 @@ class SweepTask:
     @property
     def key(self) -> str:
         """:func:`task_key` of the point."""
-        return task_key(self.cfg, self.point, self.prep)
+        return task_key(self.cfg, self.point)
 
     def run(self) -> dict[str, Any]:
         return run_point(self.cfg, self.point, self.prep)
 
 
-def task_key(cfg: SweepConfig, point: Point, prep: Prepared) -> str:
+def task_key(cfg: SweepConfig, point: Point) -> str:
     """Everything a point's record depends on: its seed key, the method's label, the root seed, the band."""
-    return f"{seed_key(prep)}|method={point.method}|seed={cfg.seed}|band={list(cfg.band)!r}"
+    return f"{seed_key(check_spec(cfg, point))}|method={point.method}|seed={cfg.seed}|band={list(cfg.band)!r}"
 
 
 def _record(data: dict[str, Any]) -> dict[str, Any]:
     """A stored record, checked for every field of :data:`RECORD_FIELDS` (``ValueError`` names a missing one)."""
-    missing = [k for k in RECORD_FIELDS if k not in data]
-    if missing:
-        raise ValueError(f"the record lacks key {missing[0]!r}")
+    require_fields(data, RECORD_FIELDS)
     return data
 
 
@@ -339,18 +338,16 @@ def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None, *, ex
               jobs: int | None = None, scheduler: str | None = None, resume: bool = False) -> dict[str, Any]:
     """Validate every grid point, run them as tasks, write ``sweep.json`` and the plots; returns the payload.
 
-    Every grid point is prepared before any is run, so a bad point fails at once with a one-line
-    :class:`UserError`.  Each finished point is stored in ``out/tasks`` at once; with ``resume`` the stored
+    Every grid point still to run is prepared before any is run, so a bad point fails at once with a
+    one-line :class:`UserError`.  Each finished point is stored in ``out/tasks`` at once; with ``resume`` the stored
     points are read back instead of run (:func:`verify.driver.drive`).  A point whose task fails (raises,
     or its worker dies) is left out of ``sweep.json`` and the plots and listed under ``"failed"`` by key.
     """
     _require_matplotlib()
-    executors.validate(executor, jobs, scheduler)
     report.ensure_writable(out)
     points = grid_points(cfg)
-    prepared = [prepare_point(cfg, pt) for pt in points]
-    tasks = [SweepTask(cfg, pt, prep) for pt, prep in zip(points, prepared, strict=True)]
-    driven = drive([t.key for t in tasks], tasks.__getitem__, encode=dict, decode=_record, describe=_describe,
+    driven = drive([task_key(cfg, pt) for pt in points], lambda i: SweepTask(cfg, points[i],
+                   prepare_point(cfg, points[i])), encode=dict, decode=_record, describe=_describe,
                    noun="grid points", run_dir=out, resume=resume, progress=progress, executor=executor,
                    jobs=jobs, scheduler=scheduler)
     done = [i for i, rec in enumerate(driven.results) if rec is not None]
@@ -385,7 +382,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                               description="Run a parameter grid from a TOML file; write sweep.json and plots/*.png.")
     p.add_argument("config", help="the sweep's TOML file (see examples/sweep_paper.toml)")
     p.add_argument("--out", default="sweep-out", help="output folder (finished grid points go to OUT/tasks)")
-    executors.add_arguments(p, "grid points")
+    from verify.cli import add_executor_arguments  # the caller, verify.cli.build_parser, has loaded it
+
+    add_executor_arguments(p, "grid points")
     p.set_defaults(func=_cmd_sweep)
     return p
 

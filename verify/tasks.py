@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,13 +66,18 @@ def run_task(task: Any) -> Any:
     return task.run()
 
 
+def require_fields(record: dict[str, Any], fields: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first of ``fields`` that a stored record lacks."""
+    missing = [k for k in fields if k not in record]
+    if missing:
+        raise ValueError(f"the record lacks key {missing[0]!r}")
+
+
 def check_result(record: dict[str, Any]) -> CheckResult:
     """The :class:`CheckResult` of a stored record; ``ValueError`` naming the first missing field."""
     from verify.results_io import FIELDS
 
-    missing = [k for k in FIELDS if k not in record]
-    if missing:
-        raise ValueError(f"the result lacks key {missing[0]!r}")
+    require_fields(record, FIELDS)
     return CheckResult(**{k: record[k] for k in FIELDS})
 
 
