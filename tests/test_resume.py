@@ -46,7 +46,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, monke
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
-    assert f"resuming: {finished} of {N_CHECKS} checks already finished" in err
+    assert f"resuming: {finished} of {N_CHECKS} tasks already finished" in err
     assert len(calls) == N_CHECKS - finished  # finished tasks are read back, not rerun
     assert comparable(out / "results.json") == uninterrupted
     for f in out.rglob("*.json"):
@@ -61,7 +61,7 @@ def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch,
     files = task_files(out)
     files[0].write_text(files[0].read_text()[:100])  # partial
     record = json.loads(files[1].read_text())
-    del record["result"]["slack"]
+    del record["result"]["checkpoints"]
     files[1].write_text(json.dumps(record))  # lacks a field
     (out / TASKS / ".leftover.json.abc.tmp").write_text("{")  # a killed write
     (out / "results.json").unlink()
@@ -71,7 +71,7 @@ def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch,
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
     assert f"ignoring task file {files[0]}" in err and f"ignoring task file {files[1]}" in err
-    assert "lacks key 'slack'" in err
+    assert "lacks key 'checkpoints'" in err
     assert len(calls) == 2
     assert comparable(out / "results.json") == uninterrupted
     assert not list((out / TASKS).glob(".*.tmp"))

@@ -7,9 +7,11 @@ r"""A check: a theorem × a problem × a sketch distribution × a run configurat
    λ_max^p: the bound gets larger and the stepsize condition stricter).  ``gamma = gamma_factor ·
    gamma_max`` must satisfy the stepsize condition unless ``outside_conditions`` is set; an adaptive
    (Polyak) rule uses ``gamma_factor`` as a multiplier of its theoretical ratio.
-2. :func:`execute` runs R chains for T steps, forms the measure at log-spaced checkpoints, and decides
-   (:mod:`verify.stats`) against ``bound_scale · bound``; then the lemma-level one-step check
-   (:mod:`verify.lemma`).  A violated one-step inequality makes the check violated.
+2. :func:`run_block` runs one block of the R chains (:mod:`verify.blocks`; one block unless R exceeds
+   ``block_runs``) for T steps and keeps the moments of the measure at log-spaced checkpoints; block 0
+   also runs the lemma-level one-step check (:mod:`verify.lemma`).  :func:`conclude` merges the blocks and
+   decides (:mod:`verify.stats`) against ``bound_scale · bound``; a violated one-step inequality makes the
+   check violated.  :func:`execute` does both in this process.
 3. If Assumption 1 fails (λ_min^p = 0, e.g. a degenerate sketch) the theorem does not apply: the runs
    are still made and recorded (they stall), and the verdict is ``not_applicable``.
 """
@@ -17,6 +19,7 @@ r"""A check: a theorem × a problem × a sketch distribution × a run configurat
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -25,6 +28,8 @@ import numpy as np
 import theorems
 from theorems import Theorem
 from verify import problems, sketch, stats, symbolic
+from verify.blocks import DEFAULT_BLOCK_RUNS, SAMPLE_CURVES, BlockResult, Moments, block_ranges, block_streams
+from verify.blocks import merge as merge_blocks
 from verify.constants import ConstantValue, theorem_constants
 from verify.errors import UserError, require
 from verify.estimators import make_estimator
@@ -32,7 +37,7 @@ from verify.lemma import LemmaResult, check_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
 from verify.runner import Algorithm, grad_sq_norm, run
-from verify.seeding import streams, task_seed
+from verify.seeding import task_seed
 from verify.stepsizes import ConstantStep, PolyakStep
 
 PLOT_POINTS = 2000
@@ -40,7 +45,8 @@ PLOT_POINTS = 2000
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """What to check.  ``runs`` is R (the CLI's ``--seeds``), ``iters`` is T."""
+    """What to check.  ``runs`` is R (the CLI's ``--seeds``), ``iters`` is T; the runs are made in blocks of
+    at most ``block_runs`` (one task each, :mod:`verify.blocks`)."""
 
     theorem: str
     problem: str = "isotropic-quadratic"
@@ -56,9 +62,11 @@ class CheckSpec:
     lambda_samples: int = 20000
     outside_conditions: bool = False
     params: tuple[tuple[str, Any], ...] = ()
+    block_runs: int = DEFAULT_BLOCK_RUNS
 
     def key(self) -> str:
-        """What identifies the random numbers of this check (``bound_scale`` is not part of it)."""
+        """What identifies the check and seeds it (``bound_scale`` is not part of it, nor ``block_runs``: the
+        numbers of block b depend on this key, b and the block's run count, see :mod:`verify.blocks`)."""
         return (f"{self.theorem}|{self.problem}|{self.sketch}|p={self.p!r}|r={self.r}|runs={self.runs}"
                 f"|iters={self.iters}|gamma_factor={self.gamma_factor!r}|lemma={self.lemma_states}x"
                 f"{self.lemma_samples}|lambda={self.lambda_samples}|params={sorted(self.params)!r}")
@@ -92,6 +100,7 @@ def _theorem(theorem_id: str) -> Theorem:
 def _validate_spec(spec: CheckSpec) -> None:
     require(0.0 <= spec.p <= 1.0, f"p = {spec.p} is outside [0, 1]")
     require(spec.runs >= 2, f"seeds = {spec.runs}: need at least 2 runs for a confidence bound")
+    require(spec.block_runs >= 1, f"block runs = {spec.block_runs}: need at least 1 run per block")
     require(spec.iters >= 1, f"iters = {spec.iters}: need at least 1 iteration")
     require(spec.gamma_factor > 0, f"gamma factor {spec.gamma_factor} must be > 0")
     require(spec.bound_scale > 0, f"bound scale {spec.bound_scale} must be > 0")
@@ -209,6 +218,7 @@ class CheckResult:
     conditions_met: bool
     applicable: bool
     seeds: int
+    block_runs: int
     iters: int
     alpha: float
     alpha_each: float
@@ -263,45 +273,115 @@ def _lyapunov(prep: Prepared, values: dict[str, float]) -> tuple[Any, str]:
     return (lambda W, state, grad: problem.f(W) - f_star + k * est.error(state, problem, W, grad)), ""
 
 
-def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm | None = None) -> CheckResult:
-    """Run a prepared check; ``alpha`` is this check's share of the family-wise level.
-
-    ``algorithm`` replaces the theorem's algorithm (used by mutation tests to show a broken
-    algorithm is caught).
-    """
-    spec, thm, problem = prep.spec, prep.theorem, prep.problem
-    t0 = time.perf_counter()
-    seed = task_seed(root_seed, spec.key())
-    rngs = streams(seed, ("runs", "lemma"))
-    T = spec.iters
-    checkpoints = stats.log_grid(T, start=max(FIRST_T[thm.measure], 1))
-    n_tests = len(checkpoints) + spec.lemma_states + (1 if prep.lambda_estimated else 0)
-    alpha_each = alpha / n_tests
-    snapshot_at = np.unique(np.round(np.linspace(0, T - 1, num=min(4, T))).astype(int)).tolist()
-    if algorithm is None:
-        algorithm = Algorithm(prep.estimator, prep.projector, prep.stepsize)
-    trace = run(problem, algorithm, spec.runs, T, rngs["runs"], snapshot_at if prep.applicable else (),
-                average_iterate=thm.measure == "gap_avg_iterate")
-    t_run = time.perf_counter() - t0
-
-    values = {k: v.value for k, v in prep.constants.items()} | {"T": T}
+def _values(prep: Prepared) -> dict[str, float]:
+    """The theorem's constants with T and gamma, as the bound and the one-step inequality are evaluated."""
+    values = {k: v.value for k, v in prep.constants.items()} | {"T": prep.spec.iters}
     if prep.gamma is not None:
         values["gamma"] = prep.gamma
     if not prep.applicable:
         values["lambda_min_p"] = values["lambda_max_p"]
+    return values
+
+
+def _grids(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoints of the verdict (log grid from the measure's first T) and the plot points."""
+    T, measure = prep.spec.iters, prep.theorem.measure
+    checkpoints = stats.log_grid(T, start=max(FIRST_T[measure], 1))
+    plot_T = np.arange(1, T + 1) if T <= PLOT_POINTS else stats.log_grid(T, PLOT_POINTS)
+    if FIRST_T[measure] == 0:
+        plot_T = np.concatenate([[0], plot_T])
+    return checkpoints, plot_T
+
+
+def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int) -> float:
+    """This check's level per test: ``alpha`` over its checkpoints, one-step states and λ interval."""
+    return alpha / (n_checkpoints + prep.spec.lemma_states + (1 if prep.lambda_estimated else 0))
+
+
+def blocks(spec: CheckSpec) -> list[tuple[int, int]]:
+    """``(start, count)`` of the blocks of runs of ``spec`` (:mod:`verify.blocks`)."""
+    return block_ranges(spec.runs, spec.block_runs)
+
+
+def run_block(prep: Prepared, root_seed: int, alpha: float, index: int,
+              algorithm: Algorithm | None = None) -> BlockResult:
+    """Run block ``index`` of a prepared check (its runs, and for block 0 the one-step check).
+
+    ``alpha`` is the check's share of the family-wise level; ``algorithm`` replaces the theorem's
+    algorithm (mutation tests).  The numbers depend on the root seed, ``spec.key()``, ``index`` and the
+    block's run count only (:func:`verify.blocks.block_streams`).
+    """
+    spec, thm, problem = prep.spec, prep.theorem, prep.problem
+    start, count = blocks(spec)[index]
+    t0 = time.perf_counter()
+    rngs = block_streams(task_seed(root_seed, spec.key()), index)
+    T = spec.iters
+    checkpoints, plot_T = _grids(prep)
+    lemma_here = index == 0 and prep.applicable
+    snapshot_at = np.unique(np.round(np.linspace(0, T - 1, num=min(4, T))).astype(int)).tolist()
+    if algorithm is None:
+        algorithm = Algorithm(prep.estimator, prep.projector, prep.stepsize)
+    trace = run(problem, algorithm, count, T, rngs["runs"], snapshot_at if lemma_here else (),
+                average_iterate=thm.measure == "gap_avg_iterate")
+    t_run = time.perf_counter() - t0
+
+    values = _values(prep)
     f_star = float(problem.constants["f_star"].value)
     shape = {"a": symbolic.value(thm.one_step.a, values, thm), "k": symbolic.value(thm.one_step.k, values, thm)}
     X = measure_values(thm.measure, trace, checkpoints, f_star, **shape)
-    plot_T = np.arange(1, T + 1) if T <= PLOT_POINTS else stats.log_grid(T, PLOT_POINTS)
-    if FIRST_T[thm.measure] == 0:
-        plot_T = np.concatenate([[0], plot_T])
     X_plot = measure_values(thm.measure, trace, plot_T, f_star, **shape)
-
-    bounds = stats.mean_bounds(np.where(np.isfinite(X), X, np.nan), alpha_each)
-    plot_bounds = stats.mean_bounds(X_plot, alpha_each)
     diverged = stats.first_nonfinite_step(trace.f)
-    lemma: LemmaResult | None = None
-    lemma_note = ""
+    lemma: dict[str, Any] | None = None
+    if lemma_here:
+        lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"],
+                          _alpha_each(prep, alpha, len(checkpoints)), diverged)
+    return BlockResult(index=index, start=start, runs=count,
+                       checkpoints=Moments.of(np.where(np.isfinite(X), X, np.nan)),
+                       plot=Moments.of(X_plot), samples=X_plot[:SAMPLE_CURVES], diverged_at=diverged,
+                       lemma=lemma, timings={"runs_s": t_run, "total_s": time.perf_counter() - t0})
+
+
+def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str, float],
+              rng: np.random.Generator, alpha_each: float, diverged: int | None) -> dict[str, Any] | None:
+    """The lemma-level check's record (:mod:`verify.lemma`; non-finite numbers as None), ``{"skipped": why}``,
+    or None after divergence or with no states to test."""
+    thm, problem = prep.theorem, prep.problem
+    phi, note = _lyapunov(prep, values)
+    if phi is None:
+        return {"skipped": note}
+    if diverged is not None or prep.spec.lemma_states == 0:
+        return None
+    f_star = float(problem.constants["f_star"].value)
+    step = thm.one_step
+    a, c, d = (symbolic.value(e, values, thm) for e in (step.a, step.c, step.d))
+    progress = symbolic.substitute(step.progress, {}, thm)
+    qs = theorems.symbols
+
+    def rhs(W: np.ndarray, state: Any, grad: np.ndarray) -> np.ndarray:
+        delta = problem.f(W) - f_star
+        prog = {qs.grad_sq: grad_sq_norm(grad), qs.delta_t: delta, qs.delta_t**2: delta**2}[progress]
+        return a * phi(W, state, grad) - c * prog + d
+
+    result: LemmaResult = check_one_step(problem, algorithm, trace, phi, rhs, prep.spec.lemma_states,
+                                         prep.spec.lemma_samples, rng, alpha_each)
+    return _json_safe(asdict(result))  # stored as JSON: stored and fresh blocks must agree
+
+
+def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[BlockResult]) -> CheckResult:
+    """Merge the blocks of a check (all of them, any order) and decide (see the module docstring)."""
+    spec, thm = prep.spec, prep.theorem
+    t0 = time.perf_counter()
+    ranges = blocks(spec)
+    got = sorted(b.index for b in results)
+    if got != list(range(len(ranges))):
+        raise ValueError(f"check {spec.key()} has {len(ranges)} blocks, got blocks {got}")
+    checkpoints, plot_T = _grids(prep)
+    alpha_each = _alpha_each(prep, alpha, len(checkpoints))
+    cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
+    bounds = stats.moment_bounds(cp_moments, alpha_each)
+    plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
+    lemma = next(b.lemma for b in results if b.index == 0)
+    values = _values(prep)
     slk = None
     attained = False
     if not prep.applicable:
@@ -322,30 +402,17 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
             verdict = stats.Verdict("inconclusive", slk.index,
                                     f"bound attained: bound/mean = {slk.value:.4f}, confidence interval "
                                     f"[{slk.interval[0]:.4f}, {slk.interval[1]:.4f}] contains 1")
-        phi, lemma_note = _lyapunov(prep, values)
-        if spec.lemma_states > 0 and diverged is None and phi is not None:
-            step = thm.one_step
-            a, c, d = (symbolic.value(e, values, thm) for e in (step.a, step.c, step.d))
-            progress = symbolic.substitute(step.progress, {}, thm)
-            qs = theorems.symbols
-
-            def rhs(W: np.ndarray, state: Any, grad: np.ndarray) -> np.ndarray:
-                delta = problem.f(W) - f_star
-                prog = {qs.grad_sq: grad_sq_norm(grad), qs.delta_t: delta, qs.delta_t**2: delta**2}[progress]
-                return a * phi(W, state, grad) - c * prog + d
-
-            lemma = check_one_step(problem, algorithm, trace, phi, rhs, spec.lemma_states, spec.lemma_samples,
-                                   rngs["lemma"], alpha_each)
-            if lemma.verdict == "violated" and verdict.verdict != "violated":
-                verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma.reason}")
-    t_total = time.perf_counter() - t0
-    m, n = problem.shape
-    sample_runs = X_plot[: min(5, spec.runs)]
+        if lemma is not None and lemma.get("verdict") == "violated" and verdict.verdict != "violated":
+            verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma['reason']}")
+    m, n = prep.problem.shape
+    seed = task_seed(root_seed, spec.key())
+    t_runs = sum(b.timings["runs_s"] for b in results)
+    t_total = sum(b.timings["total_s"] for b in results) + time.perf_counter() - t0
     return CheckResult(
         theorem=thm.id, paper_ref=thm.paper_ref,
         provenance={"tag": thm.provenance.tag, "source": thm.provenance.source},
         measure=thm.measure, bound_latex=thm.statement,
-        problem=spec.problem, problem_params=dict(problem.params), sketch=spec.sketch, p=spec.p, r=spec.r,
+        problem=spec.problem, problem_params=dict(prep.problem.params), sketch=spec.sketch, p=spec.p, r=spec.r,
         shape=(m, n), verdict=verdict.verdict,
         reason=verdict.reason + ("" if verdict.index is None else f" (T = {int(checkpoints[verdict.index])})"),
         slack=None if slk is None else _finite_or_none(slk.value),
@@ -355,18 +422,25 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
         gamma=prep.gamma, gamma_max=prep.gamma_max, gamma_factor=spec.gamma_factor,
         stepsize_rule=thm.stepsize_rule, estimator=prep.estimator.name, params=dict(spec.params),
         conditions_met=prep.conditions_met, applicable=prep.applicable,
-        seeds=spec.runs, iters=T, alpha=alpha, alpha_each=alpha_each, bound_scale=spec.bound_scale,
-        root_seed=root_seed, spawn_key=list(seed.spawn_key),
+        seeds=spec.runs, block_runs=spec.block_runs, iters=spec.iters, alpha=alpha, alpha_each=alpha_each,
+        bound_scale=spec.bound_scale, root_seed=root_seed, spawn_key=list(seed.spawn_key),
         constants={k: {"value": v.value, "how": v.how} for k, v in prep.constants.items()},
         checkpoints=checkpoints.tolist(), observed_mean=bounds.mean.tolist(),
         ci_lower=bounds.lower.tolist(), ci_upper=bounds.upper.tolist(), bound=bound_vals.tolist(),
-        diverged_at=diverged,
-        lemma=asdict(lemma) if lemma is not None else ({"skipped": lemma_note} if lemma_note else None),
-        timings={"runs_s": t_run, "total_s": t_total},
+        diverged_at=diverged, lemma=lemma,
+        timings={"runs_s": t_runs, "total_s": t_total},
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
-               "runs": sample_runs.tolist()},
+               "runs": samples.tolist()},
     )
+
+
+def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm | None = None) -> CheckResult:
+    """Run every block of a prepared check in this process and conclude; ``alpha`` is the check's share of
+    the family-wise level.  ``algorithm`` replaces the theorem's algorithm (used by mutation tests to show
+    a broken algorithm is caught)."""
+    return conclude(prep, root_seed, alpha, [run_block(prep, root_seed, alpha, b, algorithm)
+                                             for b in range(len(blocks(prep.spec)))])
 
 
 def with_scale(spec: CheckSpec, bound_scale: float) -> CheckSpec:

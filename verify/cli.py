@@ -17,6 +17,7 @@ import numpy as np
 
 import theorems
 from verify import sketch as sketch_mod
+from verify.blocks import DEFAULT_BLOCK_RUNS
 from verify.errors import UserError, require
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
@@ -151,7 +152,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     report.ensure_writable(out)
     specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, params=dict(args.param),
-                         runs=args.seeds, iters=args.iters,
+                         runs=args.seeds, iters=args.iters, block_runs=args.block_runs,
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
                          outside_conditions=args.outside_conditions or None)
     outcome = suite.run_tasks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr, executor=args.executor,
@@ -161,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _print_summary(results)
     print(f"report: {out / 'index.md'}   results: {out / 'results.json'}")
     if outcome.failures:
-        print(f"{len(outcome.failures)} of {len(specs)} tasks failed (exit status 1), the report lacks them: "
+        print(f"{len(outcome.failures)} of {outcome.tasks} tasks failed (exit status 1), the report lacks them: "
               + "; ".join(f.key for f in outcome.failures)
               + f"\nrerun with --resume --out {out} to run only the unfinished tasks")
         return EXIT_VIOLATED
@@ -202,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--sketch", help="sketch distribution for every selected check")
     p_run.add_argument("--seeds", type=_positive_int("--seeds"), help="number of independent runs R")
     p_run.add_argument("--iters", type=_positive_int("--iters"), help="iterations T")
+    p_run.add_argument("--block-runs", type=_positive_int("--block-runs"), metavar="K",
+                       help=f"runs per task: a check of more runs is split into blocks of K runs that run in "
+                            f"parallel and resume separately (default {DEFAULT_BLOCK_RUNS}; another K draws "
+                            "other random numbers, as another seed would)")
     p_run.add_argument("--p", type=_float("--p"), help="probability of the left sketch")
     p_run.add_argument("--r", type=_positive_int("--r"), help="sketch rank")
     p_run.add_argument("--gamma-factor", type=_float("--gamma-factor"), help="gamma = factor x gamma_max")

@@ -1,6 +1,6 @@
 """Run a list of keyed tasks with a task store: resume, run the rest on an executor, save each as it finishes.
 
-This is the loop shared by ``verify run`` (one task per check, :func:`verify.suite.run_tasks`) and
+This is the loop shared by ``verify run`` (one task per block of runs of a check, :func:`verify.suite.run_tasks`) and
 ``verify sweep`` (one task per grid point, :func:`verify.sweep.run_sweep`):
 
 1. with ``resume``, delete the temporary files a killed run left and read back every stored task whose key
@@ -38,7 +38,7 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
           decode: Callable[[dict[str, Any]], Any], describe: Callable[[Any, Any], str], noun: str,
           run_dir: Path | None = None, resume: bool = False, progress: TextIO | None = None,
           executor: str = "local", jobs: int | None = None, scheduler: str | None = None,
-          on_result: Callable[[Any], None] | None = None) -> Driven:
+          on_result: Callable[[int, Any], None] | None = None) -> Driven:
     """Run the tasks named by ``keys`` (see the module docstring).
 
     Parameters
@@ -63,7 +63,8 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
     executor, jobs, scheduler
         Passed to :func:`verify.executors.run`.
     on_result : callable, optional
-        Called with every result, resumed ones first.
+        ``on_result(i, result)`` for every result ``i`` (in the order of ``keys``), resumed ones first, each
+        before its progress line.
     """
     executors.validate(executor, jobs, scheduler)
     store = TaskStore(run_dir) if run_dir is not None else None
@@ -78,9 +79,9 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
     todo = [build(i) for i, r in enumerate(slots) if r is None]
     index = {key: i for i, key in enumerate(keys)}
     if on_result is not None:
-        for res in slots:
+        for i, res in enumerate(slots):
             if res is not None:
-                on_result(res)
+                on_result(i, res)
     done, failures = resumed, []
     for task, out in executors.run(todo, executor=executor, jobs=jobs, scheduler=scheduler):
         done += 1
@@ -92,9 +93,9 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
         if store is not None:
             store.save(task.key, encode(out))
         slots[index[task.key]] = out
+        if on_result is not None:
+            on_result(index[task.key], out)
         if progress is not None:
             print(f"[{done}/{len(keys)}] {describe(task, out)}", file=progress, flush=True)
-        if on_result is not None:
-            on_result(out)
     failures.sort(key=lambda f: index[f.key])
     return Driven(slots, failures, resumed)

@@ -18,6 +18,8 @@ from verify.errors import UserError
 RESULTS = "results.json"
 #: The fields of a ``results.json`` record, in :class:`CheckResult` order.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CheckResult))
+#: Fields added after the first release, with their value in older files: runs were then one block.
+_DEFAULTS = {"block_runs": lambda rec: rec.get("seeds")}
 
 
 def results_path(path: Path) -> Path:
@@ -46,6 +48,7 @@ def read_json(path: Path) -> dict[str, Any]:
 def _record(path: Path, i: int, rec: Any) -> CheckResult:
     if not isinstance(rec, dict):
         raise UserError(f"{path}: checks[{i}] is a {type(rec).__name__}, expected an object")
+    rec = {**{k: default(rec) for k, default in _DEFAULTS.items() if k not in rec}, **rec}
     missing = [k for k in FIELDS if k not in rec]
     if missing:
         raise UserError(f"{path}: checks[{i}] lacks key {missing[0]!r}"

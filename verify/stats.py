@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from verify.blocks import Moments
+
 VERDICTS = ("holds", "violated", "inconclusive", "not_applicable")
 RTOL = 1e-9
 FLOOR = 1e-12
@@ -56,16 +58,19 @@ class MeanBounds:
 
 def mean_bounds(X: np.ndarray, alpha_each: float) -> MeanBounds:
     """One-sided Student-t bounds on the mean of each column of ``X`` (R, K) at level 1 − alpha_each."""
-    X = np.asarray(X, dtype=float)
-    R = X.shape[0]
+    return moment_bounds(Moments.of(X), alpha_each)
+
+
+def moment_bounds(moments: Moments, alpha_each: float) -> MeanBounds:
+    """One-sided Student-t bounds on the means from the runs' :class:`Moments` at level 1 − alpha_each."""
+    R = moments.count
     if R < 2:
         raise ValueError(f"need at least 2 runs for a confidence bound, got {R}")
     if not 0 < alpha_each < 1:
         raise ValueError(f"alpha_each must be in (0, 1), got {alpha_each}")
-    mean = X.mean(axis=0)
-    std = X.std(axis=0, ddof=1)
+    std = moments.std()
     half = sps.t.ppf(1 - alpha_each, df=R - 1) * std / np.sqrt(R)
-    return MeanBounds(mean, mean - half, mean + half, std, R, alpha_each)
+    return MeanBounds(moments.mean, moments.mean - half, moments.mean + half, std, R, alpha_each)
 
 
 @dataclass(frozen=True)

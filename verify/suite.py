@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TextIO
 
 import theorems
-from verify.check import CheckResult, CheckSpec, prepare
+from verify.blocks import BlockResult, from_record
+from verify.check import CheckResult, CheckSpec, Prepared, blocks, conclude, prepare
 from verify.driver import drive
 from verify.errors import require
 from verify.executors import Failure
-from verify.tasks import Task, check_result, task_key
+from verify.tasks import Task, block_key
 
 _RANDK = (("compressor", "rand-k:k=24"),)
 _TOPK = (("compressor", "top-k:k=24"),)
@@ -116,10 +117,12 @@ def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | No
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a run produced: the finished checks in suite order, the tasks that failed, how many were resumed."""
+    """What a run produced: the finished checks in suite order, the tasks that failed, how many tasks there
+    were and how many were resumed (a task is one block of runs of a check)."""
 
     results: list[CheckResult]
     failures: list[Failure]
+    tasks: int
     resumed: int
 
 
@@ -127,28 +130,53 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
               on_result: Callable[[CheckResult], None] | None = None, *, executor: str = "local",
               jobs: int | None = None, scheduler: str | None = None, run_dir: Path | None = None,
               resume: bool = False) -> Outcome:
-    """Run every check as a task (:mod:`verify.tasks`) on an executor (:mod:`verify.executors`).
+    """Run every block of runs of every check as a task (:mod:`verify.tasks`) on an executor
+    (:mod:`verify.executors`), and conclude each check (:func:`verify.check.conclude`) once its blocks are in.
 
     The family-wise level ``alpha`` is split equally over all the checks (Bonferroni), resumed or not.
-    With ``run_dir``, each finished task is stored in ``run_dir/tasks`` as soon as it finishes; with
-    ``resume`` too, the stored tasks whose key matches are read back instead of run.  The checks left to
-    run are all prepared first, so bad input fails before any work.  Progress lines, and one line per
-    failed task naming its key, go to ``progress`` when it is given.
+    With ``run_dir``, each finished block is stored in ``run_dir/tasks`` as soon as it finishes; with
+    ``resume`` too, the stored blocks whose key matches are read back instead of run.  Every check is
+    prepared (validated) before any block runs, so bad input fails before any work.  ``on_result`` gets each
+    check as it is concluded.  Progress lines, and one line per failed task naming its key, go to
+    ``progress`` when it is given; a check with a failed block is left out of the results.
     """
     require(0 < alpha < 1, f"alpha = {alpha} is outside (0, 1)")
     if not specs:
-        return Outcome([], [], 0)
+        return Outcome([], [], 0, 0)
     alpha_each = alpha / len(specs)
-    keys = [task_key(spec, seed, alpha_each) for spec in specs]
+    owners = [(c, b) for c, spec in enumerate(specs) for b in range(len(blocks(spec)))]
+    keys = [block_key(specs[c], seed, alpha_each, b) for c, b in owners]
+    position = {key: i for i, key in enumerate(keys)}
+    preps: dict[int, Prepared] = {}
+    waiting: dict[int, dict[int, BlockResult]] = {c: {} for c in range(len(specs))}
+    checks: list[CheckResult | None] = [None] * len(specs)
 
-    def describe(task: Task, out: CheckResult) -> str:
+    def prep(c: int) -> Prepared:
+        if c not in preps:
+            preps[c] = prepare(specs[c])
+        return preps[c]
+
+    def collect(i: int, block: BlockResult) -> None:
+        c, b = owners[i]
+        waiting[c][b] = block
+        if len(waiting[c]) == len(blocks(specs[c])):
+            checks[c] = conclude(prep(c), seed, alpha_each, list(waiting.pop(c).values()))
+            if on_result is not None:
+                on_result(checks[c])
+
+    def describe(task: Task, block: BlockResult) -> str:
+        c, _ = owners[position[task.key]]
+        out = checks[c]
+        if c in waiting or out is None:
+            return f"block done ({block.timings['total_s']:.1f} s): {task.label}"
         slack = "" if out.slack is None else f", slack {out.slack:.3g}"
         return f"{out.verdict}{slack} ({out.timings['total_s']:.1f} s): {task.label}"
 
-    driven = drive(keys, lambda i: Task(prepare(specs[i]), seed, alpha_each), encode=CheckResult.to_dict,
-                   decode=check_result, describe=describe, noun="checks", run_dir=run_dir, resume=resume,
-                   progress=progress, executor=executor, jobs=jobs, scheduler=scheduler, on_result=on_result)
-    return Outcome([r for r in driven.results if r is not None], driven.failures, driven.resumed)
+    driven = drive(keys, lambda i: Task(prep(owners[i][0]), seed, alpha_each, owners[i][1]),
+                   encode=BlockResult.to_record, decode=from_record, describe=describe, noun="tasks",
+                   run_dir=run_dir, resume=resume, progress=progress, executor=executor, jobs=jobs,
+                   scheduler=scheduler, on_result=collect)
+    return Outcome([r for r in checks if r is not None], driven.failures, len(keys), driven.resumed)
 
 
 def run_checks(specs: Sequence[CheckSpec], alpha: float, seed: int,

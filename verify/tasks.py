@@ -2,8 +2,9 @@
 
 A task is anything with a ``key`` (a string naming everything its result depends on) and a ``run()``
 method; executors (:mod:`verify.executors`) call :func:`run_task` on it in whatever process they use.
-Two kinds exist: :class:`Task`, one check of ``verify run`` (a prepared check with the root seed and its
-share of the family-wise level), and :class:`verify.sweep.SweepTask`, one grid point of ``verify sweep``.
+Two kinds exist: :class:`Task`, one block of runs of one check of ``verify run`` (its record is a
+:class:`~verify.blocks.BlockResult`; :func:`verify.suite.run_tasks` concludes a check once all its blocks
+are in), and :class:`verify.sweep.SweepTask`, one grid point of ``verify sweep``.
 
 As soon as a task finishes, its JSON record is written to ``RUN_DIR/tasks/<sha256 of key>.json`` through a
 temporary file and an atomic rename (:func:`verify.report.atomic_write`), so a killed run leaves only whole
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from verify.check import CheckResult, CheckSpec, Prepared, execute
+from verify.blocks import BlockResult
+from verify.check import CheckSpec, Prepared, blocks, run_block
 from verify.report import _json_default, atomic_write
 
 TASKS = "tasks"
@@ -32,33 +34,44 @@ TASKS = "tasks"
 
 @dataclass(frozen=True)
 class Task:
-    """One check to run: ``prep`` (validated, constants instantiated), the root seed and ``alpha_each``."""
+    """One block of runs of one check (:mod:`verify.blocks`): ``prep`` (validated, constants instantiated),
+    the root seed, the check's share ``alpha_each`` of the family-wise level and the block ``index``."""
 
     prep: Prepared
     root_seed: int
     alpha_each: float
+    index: int = 0
 
     @property
     def key(self) -> str:
-        """``spec.key()`` plus what else changes the record: bound scale, conditions flag, seed, alpha share."""
-        return task_key(self.prep.spec, self.root_seed, self.alpha_each)
+        """:func:`block_key` of this block."""
+        return block_key(self.prep.spec, self.root_seed, self.alpha_each, self.index)
 
     @property
     def label(self) -> str:
         """A short human-readable name for progress lines."""
         s = self.prep.spec
+        ranges = blocks(s)
+        start, count = ranges[self.index]
+        part = "" if len(ranges) == 1 else f", block {self.index + 1}/{len(ranges)}: runs {start}-{start + count - 1}"
         return (f"{s.theorem} on {s.problem} with {s.sketch} sketches "
-                f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps)")
+                f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps{part})")
 
-    def run(self) -> CheckResult:
-        """Run the check; the same task always gives the same numbers."""
-        return execute(self.prep, self.root_seed, self.alpha_each)
+    def run(self) -> BlockResult:
+        """Run the block; the same task always gives the same numbers."""
+        return run_block(self.prep, self.root_seed, self.alpha_each, self.index)
 
 
 def task_key(spec: CheckSpec, root_seed: int, alpha_each: float) -> str:
-    """The key of the task running ``spec`` under ``root_seed`` with level ``alpha_each``."""
+    """The key of the check ``spec`` under ``root_seed`` with level ``alpha_each``: ``spec.key()`` plus what
+    else changes its record (bound scale, conditions flag, seed, level)."""
     return (f"{spec.key()}|bound_scale={spec.bound_scale!r}|outside_conditions={spec.outside_conditions}"
             f"|seed={root_seed}|alpha_each={alpha_each!r}")
+
+
+def block_key(spec: CheckSpec, root_seed: int, alpha_each: float, index: int) -> str:
+    """The key of block ``index`` of that check: :func:`task_key`, the block size and the block's index."""
+    return f"{task_key(spec, root_seed, alpha_each)}|block_runs={spec.block_runs}|block={index}"
 
 
 def run_task(task: Any) -> Any:
@@ -71,14 +84,6 @@ def require_fields(record: dict[str, Any], fields: Sequence[str]) -> None:
     missing = [k for k in fields if k not in record]
     if missing:
         raise ValueError(f"the record lacks key {missing[0]!r}")
-
-
-def check_result(record: dict[str, Any]) -> CheckResult:
-    """The :class:`CheckResult` of a stored record; ``ValueError`` naming the first missing field."""
-    from verify.results_io import FIELDS
-
-    require_fields(record, FIELDS)
-    return CheckResult(**{k: record[k] for k in FIELDS})
 
 
 def file_name(key: str) -> str:
@@ -105,8 +110,7 @@ class TaskStore:
         data = json.dumps({"key": key, "result": record}, allow_nan=False, default=_json_default)
         atomic_write(self.path(key), data.encode("utf-8"))
 
-    def load(self, key: str, decode: Callable[[dict[str, Any]], Any] = check_result,
-             warn: TextIO | None = None) -> Any | None:
+    def load(self, key: str, decode: Callable[[dict[str, Any]], Any], warn: TextIO | None = None) -> Any | None:
         """``decode(record)`` of the stored task ``key``, or None if there is none or the file is unusable
         (said on ``warn``); ``decode`` raises ``ValueError`` on a record it cannot use."""
         path = self.path(key)

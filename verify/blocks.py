@@ -1,0 +1,172 @@
+r"""Blocks of runs: a check's R runs split into tasks whose statistics merge exactly.
+
+A check of R runs with block size K (:attr:`verify.check.CheckSpec.block_runs`) has B = ⌈R/K⌉ blocks;
+block b holds the runs bK, …, min((b+1)K, R) − 1.  Each block is one task (:mod:`verify.tasks`): it runs
+its chains and returns a :class:`BlockResult` holding, per checkpoint and per plot point, the
+:class:`Moments` (count, mean, M2) of the measure over its runs, which merge into those of
+all R runs (Chan's pairwise update), plus what else the verdict needs: the first non-finite step, the
+first sample curves and (block 0 only) the lemma-level one-step check.  :func:`verify.check.conclude`
+merges the blocks and decides.
+
+Seeds.  The check's ``SeedSequence`` (:func:`verify.seeding.task_seed` of the root seed and
+``spec.key()``) has the children
+
+* 0: the runs of block 0,
+* 1: the one-step check (block 0),
+* b + 1: the runs of block b >= 1,
+
+so the numbers of block b depend on the root seed, the check, b and its run count only, never on the
+executor or on the other blocks; a check of one block (R <= K) draws exactly the numbers of the unsplit
+check.  Changing K changes the random numbers (as another seed would), not their distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Runs per block unless a check says otherwise: the batched runner is near its best per-run rate here
+#: (benchmarks/README.md), and every check of the built-in suite is one block.
+DEFAULT_BLOCK_RUNS = 256
+#: How many sample curves (single runs) a check keeps for its plot.
+SAMPLE_CURVES = 5
+#: The fields of a stored block record; a record lacking one is run again.
+RECORD_FIELDS = ("index", "start", "runs", "checkpoints", "plot", "samples", "diverged_at", "lemma", "timings")
+
+
+def block_ranges(runs: int, block_runs: int) -> list[tuple[int, int]]:
+    """``(start, count)`` of every block of ``runs`` runs cut into blocks of at most ``block_runs``."""
+    if runs < 1 or block_runs < 1:
+        raise ValueError(f"need runs >= 1 and block_runs >= 1, got {runs} and {block_runs}")
+    return [(start, min(block_runs, runs - start)) for start in range(0, runs, block_runs)]
+
+
+def block_streams(seed: np.random.SeedSequence, index: int) -> dict[str, np.random.Generator]:
+    """The generators of block ``index`` of the check seeded by ``seed``: ``"runs"``, and ``"lemma"`` for block 0."""
+    def child(i: int) -> np.random.Generator:
+        # SeedSequence.spawn(k)[i] is exactly this sequence; spawning it directly keeps block b
+        # independent of how many children were spawned before it.
+        return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i),
+                                                            pool_size=seed.pool_size))
+    if index == 0:
+        return {"runs": child(0), "lemma": child(1)}
+    return {"runs": child(index + 1)}
+
+
+@dataclass(frozen=True)
+class Moments:
+    r"""Mergeable per-column sample moments of R runs: ``count`` = R, ``mean``, ``m2`` = Σ_i (x_i − mean)².
+
+    Two groups of runs merge exactly (Chan, Golub & LeVeque 1979, the pairwise update): with
+    n = n_a + n_b and δ = mean_b − mean_a,
+
+    .. math:: \mathrm{mean} = \mathrm{mean}_a + \delta\, n_b / n,\qquad
+              M_2 = M_{2,a} + M_{2,b} + \delta^2 n_a n_b / n,
+
+    so blocks of runs computed apart give the mean and standard deviation of all the runs, up to rounding.
+    A NaN or Inf in a column makes that column's moments non-finite, as for a single pass.
+    """
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> Moments:
+        """The moments of the columns of ``X`` (R, K), R >= 1."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise ValueError(f"need an (R, K) array with R >= 1, got shape {X.shape}")
+        mean = X.mean(axis=0)
+        with np.errstate(invalid="ignore"):
+            m2 = ((X - mean) ** 2).sum(axis=0)
+        return cls(X.shape[0], mean, m2)
+
+    def merge(self, other: Moments) -> Moments:
+        """The moments of the union of both groups of runs."""
+        if self.mean.shape != other.mean.shape:
+            raise ValueError(f"cannot merge moments of shapes {self.mean.shape} and {other.mean.shape}")
+        n = self.count + other.count
+        with np.errstate(invalid="ignore"):
+            delta = other.mean - self.mean
+            mean = self.mean + delta * (other.count / n)
+            m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / n)
+        return Moments(n, mean, m2)
+
+    def std(self) -> np.ndarray:
+        """The sample standard deviation (ddof = 1) of each column; needs ``count`` >= 2."""
+        return np.sqrt(self.m2 / (self.count - 1))
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What one block of runs measured; :func:`merge` of all the blocks of a check gives its statistics.
+
+    ``checkpoints`` and ``plot`` are the moments of the measure at the check's checkpoints (non-finite
+    values as NaN) and plot points; ``samples`` the measure of the block's first runs at the plot points;
+    ``diverged_at`` the first step at which any run of the block had a non-finite f; ``lemma`` the
+    one-step check's record (block 0 only; None elsewhere or when skipped without a reason).
+    """
+
+    index: int
+    start: int
+    runs: int
+    checkpoints: Moments
+    plot: Moments
+    samples: np.ndarray
+    diverged_at: int | None
+    lemma: dict[str, Any] | None
+    timings: dict[str, float]
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict that :func:`from_record` reads back exactly (non-finite floats as strings)."""
+        return {"index": self.index, "start": self.start, "runs": self.runs,
+                "checkpoints": _moments_record(self.checkpoints), "plot": _moments_record(self.plot),
+                "samples": [_floats(row) for row in self.samples], "diverged_at": self.diverged_at,
+                "lemma": self.lemma, "timings": dict(self.timings)}
+
+
+def from_record(record: dict[str, Any]) -> BlockResult:
+    """The :class:`BlockResult` of a stored record; ``ValueError`` names a missing or malformed field."""
+    missing = [k for k in RECORD_FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"the record lacks key {missing[0]!r}")
+    try:
+        samples = np.array([_array(row) for row in record["samples"]], dtype=float)
+        return BlockResult(int(record["index"]), int(record["start"]), int(record["runs"]),
+                           _moments(record["checkpoints"]), _moments(record["plot"]),
+                           samples.reshape(len(record["samples"]), -1), record["diverged_at"], record["lemma"],
+                           dict(record["timings"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed block record ({type(exc).__name__}: {exc})") from None
+
+
+def merge(blocks: list[BlockResult]) -> tuple[Moments, Moments, np.ndarray, int | None]:
+    """The merged checkpoint and plot moments, the first sample curves and the first divergence step."""
+    if not blocks:
+        raise ValueError("no blocks to merge")
+    blocks = sorted(blocks, key=lambda b: b.index)
+    cp, plot = blocks[0].checkpoints, blocks[0].plot
+    for b in blocks[1:]:
+        cp, plot = cp.merge(b.checkpoints), plot.merge(b.plot)
+    samples = np.concatenate([b.samples for b in blocks])[:SAMPLE_CURVES]
+    diverged = [b.diverged_at for b in blocks if b.diverged_at is not None]
+    return cp, plot, samples, (min(diverged) if diverged else None)
+
+
+def _floats(x: np.ndarray) -> list[float | str]:
+    return [float(v) if np.isfinite(v) else str(float(v)) for v in np.asarray(x, dtype=float)]
+
+
+def _array(values: list[float | str]) -> np.ndarray:
+    return np.array([float(v) for v in values], dtype=float)
+
+
+def _moments_record(m: Moments) -> dict[str, Any]:
+    return {"count": m.count, "mean": _floats(m.mean), "m2": _floats(m.m2)}
+
+
+def _moments(rec: dict[str, Any]) -> Moments:
+    return Moments(int(rec["count"]), _array(rec["mean"]), _array(rec["m2"]))
