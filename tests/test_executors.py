@@ -100,7 +100,7 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, capsys, argv, messag
 def test_dask_cluster_gives_the_local_numbers(tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     local, remote = tmp_path / "local", tmp_path / "dask"
-    argv = ["run", "gd-nc", "gd-pl", "--seeds", "32", "--iters", "20"]
+    argv = ["run", "gd-nc", "gd-pl", "--seeds", "32", "--iters", "20", "--block-runs", "12"]  # 3 blocks a check
     assert main([*argv, "--out", str(local)]) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:

@@ -55,6 +55,24 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, monke
     assert len(task_files(out)) == N_CHECKS
 
 
+def test_sigkill_between_blocks_then_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys):
+    """With --block-runs 12 every check is three tasks (12 + 12 + 8 runs); a kill between blocks of a check
+    loses nothing finished, and the resumed check merges stored and fresh blocks into the uninterrupted result."""
+    argv = [*ARGS, "--block-runs", "12"]
+    whole = tmp_path / "whole"
+    assert main([*argv, "--out", str(whole)]) == 0
+    assert len(task_files(whole)) == 3 * N_CHECKS
+    out = tmp_path / "D"
+    finished = kill_after_first_task([*argv, "--out", str(out)], out)
+    assert 1 <= finished < 3 * N_CHECKS
+    calls = count_tasks(monkeypatch)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--resume"]) == 0
+    assert f"resuming: {finished} of {3 * N_CHECKS} tasks already finished" in capsys.readouterr().err
+    assert len(calls) == 3 * N_CHECKS - finished and all("|block=" in key for key in calls)
+    assert comparable(out / "results.json") == comparable(whole / "results.json")
+
+
 def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch, capsys):
     out = tmp_path / "D"
     assert main([*ARGS, "--out", str(out)]) == 0

@@ -299,7 +299,8 @@ def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int) -> float:
 
 
 def blocks(spec: CheckSpec) -> list[tuple[int, int]]:
-    """``(start, count)`` of the blocks of runs of ``spec`` (:mod:`verify.blocks`)."""
+    """``(start, count)`` of the blocks of runs of ``spec`` (:mod:`verify.blocks`); UserError on bad input."""
+    _validate_spec(spec)
     return block_ranges(spec.runs, spec.block_runs)
 
 

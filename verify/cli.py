@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def _positive_int(name: str):
+def _integer(name: str):
     def parse(text: str) -> int:
         try:
             return int(text)
@@ -59,7 +59,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
     parser.add_argument("--resume", action="store_true",
                         help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
-    parser.add_argument("--jobs", type=_positive_int("--jobs"), metavar="N",
+    parser.add_argument("--jobs", type=_integer("--jobs"), metavar="N",
                         help="local worker processes (default 1: in this process); with --executor dask and no "
                              "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -201,14 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("ids", nargs="*", help="theorem ids (default: all)")
     p_run.add_argument("--problem", help="problem spec NAME[:key=value,...] for every selected check")
     p_run.add_argument("--sketch", help="sketch distribution for every selected check")
-    p_run.add_argument("--seeds", type=_positive_int("--seeds"), help="number of independent runs R")
-    p_run.add_argument("--iters", type=_positive_int("--iters"), help="iterations T")
-    p_run.add_argument("--block-runs", type=_positive_int("--block-runs"), metavar="K",
+    p_run.add_argument("--seeds", type=_integer("--seeds"), help="number of independent runs R")
+    p_run.add_argument("--iters", type=_integer("--iters"), help="iterations T")
+    p_run.add_argument("--block-runs", type=_integer("--block-runs"), metavar="K",
                        help=f"runs per task: a check of more runs is split into blocks of K runs that run in "
                             f"parallel and resume separately (default {DEFAULT_BLOCK_RUNS}; another K draws "
                             "other random numbers, as another seed would)")
     p_run.add_argument("--p", type=_float("--p"), help="probability of the left sketch")
-    p_run.add_argument("--r", type=_positive_int("--r"), help="sketch rank")
+    p_run.add_argument("--r", type=_integer("--r"), help="sketch rank")
     p_run.add_argument("--gamma-factor", type=_float("--gamma-factor"), help="gamma = factor x gamma_max")
     p_run.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                        help="estimator parameter, e.g. q=0.2, batch_prime=4, b=0.1, batch=8, "
@@ -218,20 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--bound-scale", type=_float("--bound-scale"), default=1.0,
                        help="multiply every bound by S (S < slack should turn a check to violated)")
     p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
-    p_run.add_argument("--seed", type=_positive_int("--seed"), default=0, help="root seed")
+    p_run.add_argument("--seed", type=_integer("--seed"), default=0, help="root seed")
     p_run.add_argument("--out", default="verify-report", help="output folder (finished tasks go to OUT/tasks)")
     add_executor_arguments(p_run, "checks")
     p_run.set_defaults(func=_cmd_run)
 
     p_lam = sub.add_parser("lambda", help="estimate lambda_min^p and lambda_max^p of a sketch distribution")
     p_lam.add_argument("--sketch", default="gaussian")
-    p_lam.add_argument("--m", type=_positive_int("--m"), required=True)
-    p_lam.add_argument("--n", type=_positive_int("--n"), required=True)
-    p_lam.add_argument("--r", type=_positive_int("--r"), required=True)
+    p_lam.add_argument("--m", type=_integer("--m"), required=True)
+    p_lam.add_argument("--n", type=_integer("--n"), required=True)
+    p_lam.add_argument("--r", type=_integer("--r"), required=True)
     p_lam.add_argument("--p", type=_float("--p"), default=0.5)
-    p_lam.add_argument("--samples", type=_positive_int("--samples"), default=20000)
+    p_lam.add_argument("--samples", type=_integer("--samples"), default=20000)
     p_lam.add_argument("--delta", type=_float("--delta"), default=1e-3, help="1 - confidence level")
-    p_lam.add_argument("--seed", type=_positive_int("--seed"), default=0)
+    p_lam.add_argument("--seed", type=_integer("--seed"), default=0)
     p_lam.add_argument("--json", action="store_true")
     p_lam.set_defaults(func=_cmd_lambda)
 
