@@ -201,7 +201,8 @@ def test_cli_block_runs_splits_the_run_and_is_validated(tmp_path, capsys):
     out = tmp_path / "D"
     assert main(["run", "gd-nc", "--seeds", "20", "--iters", "8", "--block-runs", "8", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "[1/15]" in err and "block 3/3: runs 16-19" in err  # 5 checks x 3 blocks
+    assert "[1/15] block 1/3: runs 0-7 done" in err and "block 2/3: runs 8-15 done" in err  # 5 checks x 3 blocks
+    assert "3 blocks merged): gd-nc on isotropic-quadratic" in err
     assert len(list((out / "tasks").glob("*.json"))) == 15
     checks = json.loads((out / "results.json").read_text())["checks"]
     assert {(c["seeds"], c["block_runs"]) for c in checks} == {(20, 8)}

@@ -168,9 +168,10 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
         c, _ = owners[position[task.key]]
         out = checks[c]
         if c in waiting or out is None:
-            return f"block done ({block.timings['total_s']:.1f} s): {task.label}"
+            return f"{task.part} done ({block.timings['total_s']:.1f} s): {task.label}"
         slack = "" if out.slack is None else f", slack {out.slack:.3g}"
-        return f"{out.verdict}{slack} ({out.timings['total_s']:.1f} s): {task.label}"
+        merged = f", {len(blocks(specs[c]))} blocks merged" if task.part else ""
+        return f"{out.verdict}{slack} ({out.timings['total_s']:.1f} s{merged}): {task.label}"
 
     driven = drive(keys, lambda i: Task(prep(owners[i][0]), seed, alpha_each, owners[i][1]),
                    encode=BlockResult.to_record, decode=from_record, describe=describe, noun="tasks",

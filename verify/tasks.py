@@ -49,13 +49,17 @@ class Task:
 
     @property
     def label(self) -> str:
-        """A short human-readable name for progress lines."""
+        """A short human-readable name of the check, for progress lines."""
         s = self.prep.spec
-        ranges = blocks(s)
-        start, count = ranges[self.index]
-        part = "" if len(ranges) == 1 else f", block {self.index + 1}/{len(ranges)}: runs {start}-{start + count - 1}"
         return (f"{s.theorem} on {s.problem} with {s.sketch} sketches "
-                f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps{part})")
+                f"(p={s.p}, r={s.r}, {s.runs} runs x {s.iters} steps)")
+
+    @property
+    def part(self) -> str:
+        """Which runs of the check this task makes: ``"block 2/3: runs 16-31"``, or ``""`` for a single block."""
+        ranges = blocks(self.prep.spec)
+        start, count = ranges[self.index]
+        return "" if len(ranges) == 1 else f"block {self.index + 1}/{len(ranges)}: runs {start}-{start + count - 1}"
 
     def run(self) -> BlockResult:
         """Run the block; the same task always gives the same numbers."""
