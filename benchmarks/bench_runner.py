@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from verify.estimators import FullGradient  # noqa: E402
 from verify.projection import BernoulliProjector, estimate_expected_projection  # noqa: E402
 from verify.runner import Algorithm, run  # noqa: E402
 from verify.stepsizes import ConstantStep  # noqa: E402
+from verify.suite import TIGHT, run_tasks  # noqa: E402
 
 P_LEFT = 0.5
 
@@ -182,6 +183,21 @@ def lambda_mc(d: int = 1024, r: int = 8, samples: int = 10_000) -> tuple[float, 
     return time.perf_counter() - start, float(est.eigenvalues[0])
 
 
+def blocks_cost(runs: int, block_sizes: Sequence[int], jobs: int = 2, iters: int = 200) -> list[tuple[int, int, float]]:
+    """Seconds for gd-pl's tight check (least squares, r = 2) with ``runs`` runs cut into blocks of each size,
+    in this process and on ``jobs`` local processes (:func:`verify.suite.run_tasks`): ``(size, jobs, s)``."""
+    spec = replace(TIGHT["gd-pl"], runs=runs, iters=iters)
+    out = []
+    for size in block_sizes:
+        for workers in sorted({1, jobs}):
+            specs = [replace(spec, block_runs=size)]
+            start = time.perf_counter()
+            outcome = run_tasks(specs, 1e-3, 0, jobs=workers)
+            assert not outcome.failures and outcome.tasks == -(-runs // size)
+            out.append((size, workers, time.perf_counter() - start))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------------
@@ -235,6 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pts = ", ".join(f"{x}: {t * 1e3:.1f} ms" for x, t in zip(xs, ts, strict=True))
         print(f"  vs {key}: {pts}; slope {slope * 1e3:.3f} m{unit}, intercept {intercept * 1e3:.1f} ms, "
               f"max rel. residual {100 * resid:.1f}%")
+
+    runs = 512 if args.quick else 4096
+    print(f"\nblocks of runs (gd-pl tight check, {runs} runs x 200 steps; wall time incl. start-up of the workers)")
+    for size, workers, secs in blocks_cost(runs, (runs, runs // 8)):
+        print(f"  block runs {size:>5} ({-(-runs // size)} tasks), jobs {workers}: {secs:.2f} s")
 
     secs, lam = lambda_mc(samples=2_000 if args.quick else 10_000)
     samples = 2_000 if args.quick else 10_000

@@ -68,5 +68,7 @@ def test_benchmark_functions_on_tiny_grid(bench, problem):
     assert sc["T"][0] == [2, 4] and len(sc["R"][1]) == 2
     slope, intercept, resid = bench.linear_fit([1, 2, 3], [3.0, 5.0, 7.0])
     assert slope == pytest.approx(2.0) and intercept == pytest.approx(1.0) and resid < 1e-12
+    costs = bench.blocks_cost(8, (8, 4), jobs=1, iters=3)
+    assert [(size, jobs) for size, jobs, _ in costs] == [(8, 1), (4, 1)]
     secs, lam = bench.lambda_mc(d=16, r=2, samples=200)
     assert secs > 0 and 0 < lam <= 2 / 16

@@ -159,6 +159,8 @@ def test_conclude_is_independent_of_block_order_and_needs_every_block(split_resu
     assert forward == backward
     with pytest.raises(ValueError, match=r"has 5 blocks, got blocks \[0, 1, 3, 4\]"):
         conclude(prep, 0, ALPHA, parts[:2] + parts[3:])
+    with pytest.raises(ValueError, match=r"block 4 of check .* holds runs 256\+64, expected 256\+44"):
+        conclude(prep, 0, ALPHA, [*parts[:4], dataclasses.replace(parts[4], runs=64)])
 
 
 def test_block_records_round_trip_exactly_with_nonfinite_numbers():

@@ -376,6 +376,10 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
     got = sorted(b.index for b in results)
     if got != list(range(len(ranges))):
         raise ValueError(f"check {spec.key()} has {len(ranges)} blocks, got blocks {got}")
+    for b in results:
+        if (b.start, b.runs) != ranges[b.index]:
+            raise ValueError(f"block {b.index} of check {spec.key()} holds runs {b.start}+{b.runs}, "
+                             f"expected {ranges[b.index][0]}+{ranges[b.index][1]}")
     checkpoints, plot_T = _grids(prep)
     alpha_each = _alpha_each(prep, alpha, len(checkpoints))
     cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
