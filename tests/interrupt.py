@@ -1,8 +1,10 @@
-"""Shared by the resume tests of ``verify run`` and ``verify sweep``: kill a slowed CLI once it has stored a
-task, and count the tasks the executors run."""
+"""Shared by the resume and executor tests of ``verify run`` and ``verify sweep``: kill a slowed CLI once it
+has stored a task, count the tasks the executors run, and compare outputs without what legitimately differs
+between runs (timings, date, commit)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +27,21 @@ def slow(task):
 ex.run_task = slow
 sys.exit(main(sys.argv[1:]))
 """
+
+
+def comparable(out: Path, sweep: bool = False) -> dict:
+    """``out/results.json`` (or ``out/sweep.json`` with ``sweep``) without timings, date and commit."""
+    data = json.loads((out / ("sweep.json" if sweep else "results.json")).read_text())
+    for rec in data["records" if sweep else "checks"]:
+        rec.pop("time_s" if sweep else "timings")
+    for key in ("date", "commit"):
+        data["meta"].pop(key, None)
+    return data
+
+
+def timeless(results) -> list[dict]:
+    """The records of :class:`~verify.check.CheckResult` objects without their timings."""
+    return [{k: v for k, v in res.to_dict().items() if k != "timings"} for res in results]
 
 
 def task_files(out: Path) -> list[Path]:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from interrupt import timeless
 
 from verify import stats
 from verify.blocks import BlockResult, Moments, block_ranges, block_streams, from_record, merge
@@ -101,10 +102,7 @@ def test_block_zero_draws_the_streams_of_an_unsplit_check_and_other_blocks_their
 
 def test_one_block_gives_the_numbers_of_any_larger_block_size():
     spec = dataclasses.replace(TIGHT["gd-nc"], runs=64, iters=10)
-    a = execute(prepare(spec), 3, ALPHA).to_dict()
-    b = execute(prepare(dataclasses.replace(spec, block_runs=1000)), 3, ALPHA).to_dict()
-    for rec in (a, b):
-        rec.pop("timings")
+    a, b = timeless([execute(prepare(s), 3, ALPHA) for s in (spec, dataclasses.replace(spec, block_runs=1000))])
     assert a.pop("block_runs") == 256 and b.pop("block_runs") == 1000
     assert a == b
 
@@ -153,9 +151,7 @@ def test_split_check_catches_a_broken_algorithm():
 def test_conclude_is_independent_of_block_order_and_needs_every_block(split_result):
     prep = prepare(SPLIT)
     parts = [run_block(prep, 0, ALPHA, b) for b in range(5)]
-    forward, backward = (conclude(prep, 0, ALPHA, order).to_dict() for order in (parts, parts[::-1]))
-    for rec in (forward, backward):
-        rec.pop("timings")
+    forward, backward = timeless(conclude(prep, 0, ALPHA, order) for order in (parts, parts[::-1]))
     assert forward == backward
     with pytest.raises(ValueError, match=r"has 5 blocks, got blocks \[0, 1, 3, 4\]"):
         conclude(prep, 0, ALPHA, parts[:2] + parts[3:])
@@ -194,8 +190,7 @@ def test_blocks_are_tasks_and_two_processes_give_the_serial_numbers():
     assert serial.tasks == 6 and serial.failures == []
     parallel = run_tasks(specs, ALPHA, 11, jobs=2)
     direct = [execute(prepare(s), 11, ALPHA / 2) for s in specs]
-    records = [[{k: v for k, v in r.to_dict().items() if k != "timings"} for r in rs]
-               for rs in (serial.results, parallel.results, direct)]
+    records = [timeless(rs) for rs in (serial.results, parallel.results, direct)]
     assert records[0] == records[1] == records[2]
 
 

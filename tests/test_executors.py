@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from interrupt import comparable, timeless
 
 from verify import executors, suite
 from verify.check import conclude, prepare
@@ -19,24 +20,15 @@ SPECS = suite.select(["gd-nc", "gd-pl"], runs=32, iters=20)
 ALPHA, SEED = 1e-3, 5
 
 
-def records(results) -> list[dict]:
-    out = []
-    for res in results:
-        rec = res.to_dict()
-        rec.pop("timings")
-        out.append(rec)
-    return out
-
-
 @pytest.fixture(scope="module")
 def serial() -> list[dict]:
-    return records(suite.run_tasks(SPECS, ALPHA, SEED).results)
+    return timeless(suite.run_tasks(SPECS, ALPHA, SEED).results)
 
 
 def test_two_processes_equal_one(serial):
     outcome = suite.run_tasks(SPECS, ALPHA, SEED, jobs=2)
     assert outcome.failures == []
-    assert records(outcome.results) == serial
+    assert timeless(outcome.results) == serial
 
 
 class _KillsItsWorker:
@@ -55,7 +47,7 @@ def test_dead_worker_is_reported_by_key_and_the_others_finish(serial):
     assert set(outcomes) == {t.key for t in tasks}
     assert isinstance(outcomes[doomed.key], Failure) and "worker process died" in outcomes[doomed.key].message
     finished = [conclude(t.prep, SEED, alpha_each, [outcomes[t.key]]) for t in tasks if t is not doomed]
-    assert records(finished) == [serial[0], serial[2], serial[3]]
+    assert timeless(finished) == [serial[0], serial[2], serial[3]]
 
 
 def test_raising_task_is_reported_and_the_others_finish(tmp_path, monkeypatch, capsys):
@@ -107,14 +99,6 @@ def test_dask_cluster_gives_the_local_numbers(tmp_path, capsys):
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
         assert main([*argv, "--out", str(remote), "--executor", "dask", "--scheduler", address]) == 0
-
-    def comparable(path):
-        data = json.loads((path / "results.json").read_text())
-        for rec in data["checks"]:
-            rec.pop("timings")
-        for key in ("date", "commit"):
-            data["meta"].pop(key)
-        return data
 
     assert comparable(remote) == comparable(local)
 

@@ -4,10 +4,9 @@ final results equal those of an uninterrupted run."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from interrupt import count_tasks, kill_after_first_task, task_files
+from interrupt import comparable, count_tasks, kill_after_first_task, task_files
 
 from verify.cli import main
 from verify.tasks import TASKS
@@ -16,22 +15,12 @@ ARGS = ("run", "gd-nc", "gd-pl", "--seeds", "32", "--iters", "20")
 N_CHECKS = 10  # gd-nc and gd-pl entries of the built-in suite
 
 
-def comparable(path: Path) -> dict:
-    """``results.json`` without what legitimately differs between runs: timings, date, commit."""
-    data = json.loads(path.read_text())
-    for rec in data["checks"]:
-        rec.pop("timings")
-    for key in ("date", "commit"):
-        data["meta"].pop(key, None)
-    return data
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("whole")
     assert main([*ARGS, "--out", str(out)]) == 0
     assert len(task_files(out)) == N_CHECKS
-    return comparable(out / "results.json")
+    return comparable(out)
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, monkeypatch, capsys):
@@ -48,7 +37,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, monke
     err = capsys.readouterr().err
     assert f"resuming: {finished} of {N_CHECKS} tasks already finished" in err
     assert len(calls) == N_CHECKS - finished  # finished tasks are read back, not rerun
-    assert comparable(out / "results.json") == uninterrupted
+    assert comparable(out) == uninterrupted
     for f in out.rglob("*.json"):
         json.loads(f.read_text())
     assert not list((out / TASKS).glob(".*.tmp"))
@@ -70,7 +59,7 @@ def test_sigkill_between_blocks_then_resume_equals_uninterrupted(tmp_path, monke
     assert main([*argv, "--out", str(out), "--resume"]) == 0
     assert f"resuming: {finished} of {3 * N_CHECKS} tasks already finished" in capsys.readouterr().err
     assert len(calls) == 3 * N_CHECKS - finished and all("|block=" in key for key in calls)
-    assert comparable(out / "results.json") == comparable(whole / "results.json")
+    assert comparable(out) == comparable(whole)
 
 
 def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch, capsys):
@@ -91,7 +80,7 @@ def test_corrupt_task_files_are_recomputed(tmp_path, uninterrupted, monkeypatch,
     assert f"ignoring task file {files[0]}" in err and f"ignoring task file {files[1]}" in err
     assert "lacks key 'checkpoints'" in err
     assert len(calls) == 2
-    assert comparable(out / "results.json") == uninterrupted
+    assert comparable(out) == uninterrupted
     assert not list((out / TASKS).glob(".*.tmp"))
 
 
@@ -115,4 +104,4 @@ def test_tasks_of_a_smaller_family_are_not_reused(tmp_path, uninterrupted, monke
     calls = count_tasks(monkeypatch)
     assert main([*ARGS, "--out", str(out), "--resume"]) == 0
     assert len(calls) == N_CHECKS
-    assert comparable(out / "results.json") == uninterrupted
+    assert comparable(out) == uninterrupted

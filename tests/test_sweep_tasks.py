@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from interrupt import count_tasks, kill_after_first_task, task_files
+from interrupt import comparable, count_tasks, kill_after_first_task, task_files
 
 from verify import executors
 from verify.cli import main
@@ -35,16 +35,6 @@ params = { q = 0.0588, batch_prime = 4 }
 """
 N_POINTS = 6
 
-def comparable(out: Path) -> dict:
-    """``sweep.json`` without what legitimately differs between runs: times, date, commit."""
-    data = json.loads((out / "sweep.json").read_text())
-    for rec in data["records"]:
-        rec.pop("time_s")
-    for key in ("date", "commit"):
-        data["meta"].pop(key, None)
-    return data
-
-
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cfg") / "sweep.toml"
@@ -57,7 +47,7 @@ def serial(config, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("serial")
     assert main(["sweep", str(config), "--out", str(out)]) == 0
     assert len(task_files(out)) == N_POINTS
-    return comparable(out)
+    return comparable(out, sweep=True)
 
 
 def test_sigkill_then_resume_equals_uninterrupted(config, serial, tmp_path, monkeypatch, capsys):
@@ -73,14 +63,14 @@ def test_sigkill_then_resume_equals_uninterrupted(config, serial, tmp_path, monk
     assert main(["sweep", str(config), "--out", str(out), "--resume"]) == 0
     assert f"resuming: {finished} of {N_POINTS} grid points already finished" in capsys.readouterr().err
     assert len(calls) == N_POINTS - finished
-    assert comparable(out) == serial
+    assert comparable(out, sweep=True) == serial
     assert not list((out / TASKS).glob(".*.tmp"))
 
 
 def test_two_processes_equal_one(config, serial, tmp_path):
     out = tmp_path / "J"
     assert main(["sweep", str(config), "--out", str(out), "--jobs", "2"]) == 0
-    assert comparable(out) == serial
+    assert comparable(out, sweep=True) == serial
 
 
 def test_dask_cluster_gives_the_serial_numbers(config, serial, tmp_path):
@@ -90,7 +80,7 @@ def test_dask_cluster_gives_the_serial_numbers(config, serial, tmp_path):
                                   dashboard_address=None) as cluster:
         assert main(["sweep", str(config), "--out", str(out), "--executor", "dask",
                      "--scheduler", cluster.scheduler_address]) == 0
-    assert comparable(out) == serial
+    assert comparable(out, sweep=True) == serial
 
 
 def test_failing_point_is_reported_by_key_and_the_others_finish(config, serial, tmp_path, monkeypatch, capsys):
@@ -111,7 +101,7 @@ def test_failing_point_is_reported_by_key_and_the_others_finish(config, serial, 
     monkeypatch.setattr(executors, "run_task", lambda task: calls.append(task.key) or task.run())
     assert main(["sweep", str(config), "--out", str(out), "--resume"]) == 0
     assert calls == [key]  # only the failed point runs again
-    assert comparable(out) == serial
+    assert comparable(out, sweep=True) == serial
 
 
 def test_unusable_task_file_is_recomputed(config, serial, tmp_path, monkeypatch, capsys):
@@ -126,7 +116,7 @@ def test_unusable_task_file_is_recomputed(config, serial, tmp_path, monkeypatch,
     assert main(["sweep", str(config), "--out", str(out), "--resume"]) == 0
     assert "lacks key 'curve'" in capsys.readouterr().err
     assert len(calls) == 1
-    assert comparable(out) == serial
+    assert comparable(out, sweep=True) == serial
 
 
 @pytest.mark.parametrize("argv, message", [

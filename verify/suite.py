@@ -144,7 +144,8 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     if not specs:
         return Outcome([], [], 0, 0)
     alpha_each = alpha / len(specs)
-    owners = [(c, b) for c, spec in enumerate(specs) for b in range(len(blocks(spec)))]
+    counts = [len(blocks(spec)) for spec in specs]
+    owners = [(c, b) for c, count in enumerate(counts) for b in range(count)]
     keys = [block_key(specs[c], seed, alpha_each, b) for c, b in owners]
     position = {key: i for i, key in enumerate(keys)}
     preps: dict[int, Prepared] = {}
@@ -159,7 +160,7 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     def collect(i: int, block: BlockResult) -> None:
         c, b = owners[i]
         waiting[c][b] = block
-        if len(waiting[c]) == len(blocks(specs[c])):
+        if len(waiting[c]) == counts[c]:
             checks[c] = conclude(prep(c), seed, alpha_each, list(waiting.pop(c).values()))
             if on_result is not None:
                 on_result(checks[c])
@@ -170,7 +171,7 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
         if c in waiting or out is None:
             return f"{task.part} done ({block.timings['total_s']:.1f} s): {task.label}"
         slack = "" if out.slack is None else f", slack {out.slack:.3g}"
-        merged = f", {len(blocks(specs[c]))} blocks merged" if task.part else ""
+        merged = f", {counts[c]} blocks merged" if task.part else ""
         return f"{out.verdict}{slack} ({out.timings['total_s']:.1f} s{merged}): {task.label}"
 
     driven = drive(keys, lambda i: Task(prep(owners[i][0]), seed, alpha_each, owners[i][1]),
