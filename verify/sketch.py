@@ -12,7 +12,10 @@ applies is the orthogonal projection onto ``col(S)``,
 which depends only on the column space of ``S`` (so rescaling a sketch never changes ``H``).  Assumption 1
 of the paper asks for ``λ_min(E[H]) > 0``; each distribution knows ``(λ_min(E[H]), λ_max(E[H]))`` in
 closed form where one exists (``expected_projection_eigs``) and returns ``None`` otherwise, in which
-case :mod:`verify.projection` estimates it by Monte Carlo.
+case :mod:`verify.projection` estimates it by Monte Carlo.  Likewise each knows the second-moment map
+``Y ↦ E[H Y H]`` on ``d×d`` matrices (``second_moment``, a :class:`verify.moments.SecondMoment`) where a
+closed form exists, and returns ``None`` otherwise; the right side's ``E[H_A Y H_A]`` is the same map
+with ``d = n``.
 
 Built-ins (``make(name)``): ``gaussian`` (the default), ``rademacher``, ``haar``, ``coordinates``,
 ``coordinates-wr``, ``scaled-gaussian`` (non-isotropic) and ``degenerate`` (a fixed subspace, so
@@ -26,6 +29,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from verify import moments
 from verify.errors import UserError, require
 
 __all__ = [
@@ -60,6 +64,10 @@ class SketchDistribution(Protocol):
 
     def expected_projection_eigs(self, d: int, r: int) -> tuple[float, float] | None:
         """Closed form ``(λ_min(E[H]), λ_max(E[H]))``, or ``None`` if none is known."""
+        ...
+
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """Closed form of the map ``Y ↦ E[H Y H]`` on ``d×d`` matrices, or ``None`` if none is known."""
         ...
 
     def describe(self) -> str:
@@ -109,6 +117,15 @@ class Gaussian:
         validate_rank(r, d)
         return (r / d, r / d)
 
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """``E[HYH] = a Y + b (Yᵀ + tr(Y) I)``: ``col(S)`` is uniform, the map is rotation invariant.
+
+        ``a = r(rd + r − 2)/(d(d−1)(d+2))`` and ``b = r(d − r)/(d(d−1)(d+2))`` (``a = 1, b = 0`` at ``r = d``);
+        derivation in :func:`verify.moments.isotropic_coefficients`.
+        """
+        validate_rank(r, d)
+        return moments.isotropic(d, r)
+
     def describe(self) -> str:
         return "gaussian: i.i.d. N(0,1) entries; E[H] = (r/d) I"
 
@@ -137,6 +154,16 @@ class Rademacher:
             lam = (2.0 - 2.0 ** (1 - d)) / d
             return (lam, lam)
         return None
+
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """Exact for ``r = 1`` (``a = b = 1/d²``, ``c = −2/d²``) and ``r = 2``; ``None`` for ``r ≥ 3``.
+
+        The law is invariant under signed permutations of the rows but not under rotations, so
+        ``E[HYH] = a Y + b (Yᵀ + tr(Y) I) + c Diag(Y)`` with ``c ≠ 0``; derivation in
+        :func:`verify.moments.rademacher_diagonal_moments`.
+        """
+        validate_rank(r, d)
+        return moments.rademacher(d, r)
 
     def describe(self) -> str:
         return (
@@ -170,6 +197,11 @@ class Haar:
         validate_rank(r, d)
         return (r / d, r / d)
 
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """As :meth:`Gaussian.second_moment`: ``col(S)`` is uniform, so the map is rotation invariant."""
+        validate_rank(r, d)
+        return moments.isotropic(d, r)
+
     def describe(self) -> str:
         return "haar: uniformly random orthonormal columns; E[H] = (r/d) I"
 
@@ -191,6 +223,11 @@ class Coordinates:
     def expected_projection_eigs(self, d: int, r: int) -> tuple[float, float] | None:
         validate_rank(r, d)
         return (r / d, r / d)
+
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """``E[HYH]_ij = q_ij Y_ij`` with ``q_ii = r/d`` and ``q_ij = r(r − 1)/(d(d − 1))`` for ``i ≠ j``."""
+        validate_rank(r, d)
+        return moments.coordinates(d, r, replacement=False)
 
     def describe(self) -> str:
         return "coordinates: r distinct coordinate vectors (without replacement); E[H] = (r/d) I"
@@ -215,6 +252,14 @@ class CoordinatesWithReplacement:
         lam = 1.0 - (1.0 - 1.0 / d) ** r
         return (lam, lam)
 
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """``E[HYH]_ij = q_ij Y_ij`` with the inclusion probabilities of the distinct indices drawn.
+
+        ``q_ii = 1 − (1 − 1/d)^r`` and ``q_ij = 1 − 2(1 − 1/d)^r + (1 − 2/d)^r`` for ``i ≠ j``.
+        """
+        validate_rank(r, d)
+        return moments.coordinates(d, r, replacement=True)
+
     def describe(self) -> str:
         return "coordinates-wr: r coordinate vectors with replacement; E[H] = (1 - (1-1/d)^r) I"
 
@@ -235,6 +280,11 @@ class ScaledGaussian:
         return np.linspace(1.0, SCALE_MIN, d)[:, None] * rng.standard_normal((R, d, r))
 
     def expected_projection_eigs(self, d: int, r: int) -> tuple[float, float] | None:
+        validate_rank(r, d)
+        return None
+
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """``None``: ``E[HYH]`` depends on the row scales; no closed form is used."""
         validate_rank(r, d)
         return None
 
@@ -261,6 +311,11 @@ class Degenerate:
     def expected_projection_eigs(self, d: int, r: int) -> tuple[float, float] | None:
         validate_rank(r, d)
         return (1.0 if r == d else 0.0, 1.0)
+
+    def second_moment(self, d: int, r: int) -> moments.SecondMoment | None:
+        """``H = diag(1_r, 0)`` is fixed, so ``E[HYH] = H Y H`` exactly."""
+        validate_rank(r, d)
+        return moments.fixed_support(d, r)
 
     def describe(self) -> str:
         return "degenerate: col(S) = span(e_1..e_r) always; E[H] = diag(1,...,1,0,...,0), lambda_min = 0"
