@@ -3,7 +3,7 @@ r"""Blocks of runs: a check's R runs split into tasks whose statistics merge exa
 A check of R runs with block size K (:attr:`verify.check.CheckSpec.block_runs`) has B = ⌈R/K⌉ blocks;
 block b holds the runs bK, …, min((b+1)K, R) − 1.  Each block is one task (:mod:`verify.tasks`): it runs
 its chains and returns a :class:`BlockResult` holding, per checkpoint and per plot point, the
-:class:`Moments` (count, mean, M2) of the measure over its runs, which merge into those of
+:class:`Moments` (count, mean, M2, M3) of the measure over its runs, which merge into those of
 all R runs (Chan's pairwise update), plus what else the verdict needs: the first non-finite step, the
 first sample curves and (block 0 only) the lemma-level one-step check.  :func:`verify.check.conclude`
 merges the blocks and decides.
@@ -57,21 +57,26 @@ def block_streams(seed: np.random.SeedSequence, index: int) -> dict[str, np.rand
 
 @dataclass(frozen=True)
 class Moments:
-    r"""Mergeable per-column sample moments of R runs: ``count`` = R, ``mean``, ``m2`` = Σ_i (x_i − mean)².
+    r"""Mergeable per-column sample moments of R runs: ``count`` = R, ``mean``, ``m2`` = Σ_i (x_i − mean)²,
+    ``m3`` = Σ_i (x_i − mean)³.
 
-    Two groups of runs merge exactly (Chan, Golub & LeVeque 1979, the pairwise update): with
-    n = n_a + n_b and δ = mean_b − mean_a,
+    Two groups of runs merge exactly (Chan, Golub & LeVeque 1979 for M2; Pébay 2008, eq. 2.1, for M3):
+    with n = n_a + n_b and δ = mean_b − mean_a,
 
     .. math:: \mathrm{mean} = \mathrm{mean}_a + \delta\, n_b / n,\qquad
               M_2 = M_{2,a} + M_{2,b} + \delta^2 n_a n_b / n,
 
-    so blocks of runs computed apart give the mean and standard deviation of all the runs, up to rounding.
-    A NaN or Inf in a column makes that column's moments non-finite, as for a single pass.
+    .. math:: M_3 = M_{3,a} + M_{3,b} + \delta^3 n_a n_b (n_a - n_b)/n^2
+              + 3\delta\,(n_a M_{2,b} - n_b M_{2,a})/n,
+
+    so blocks of runs computed apart give the mean, standard deviation and skewness of all the runs, up to
+    rounding.  A NaN or Inf in a column makes that column's moments non-finite, as for a single pass.
     """
 
     count: int
     mean: np.ndarray
     m2: np.ndarray
+    m3: np.ndarray
 
     @classmethod
     def of(cls, X: np.ndarray) -> Moments:
@@ -80,24 +85,44 @@ class Moments:
         if X.ndim != 2 or X.shape[0] < 1:
             raise ValueError(f"need an (R, K) array with R >= 1, got shape {X.shape}")
         mean = X.mean(axis=0)
-        with np.errstate(invalid="ignore"):
-            m2 = ((X - mean) ** 2).sum(axis=0)
-        return cls(X.shape[0], mean, m2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            dev = X - mean
+            m2 = (dev**2).sum(axis=0)
+            m3 = (dev**3).sum(axis=0)
+        return cls(X.shape[0], mean, m2, m3)
 
     def merge(self, other: Moments) -> Moments:
         """The moments of the union of both groups of runs."""
         if self.mean.shape != other.mean.shape:
             raise ValueError(f"cannot merge moments of shapes {self.mean.shape} and {other.mean.shape}")
-        n = self.count + other.count
-        with np.errstate(invalid="ignore"):
+        na, nb = self.count, other.count
+        n = na + nb
+        with np.errstate(invalid="ignore", over="ignore"):
             delta = other.mean - self.mean
-            mean = self.mean + delta * (other.count / n)
-            m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / n)
-        return Moments(n, mean, m2)
+            mean = self.mean + delta * (nb / n)
+            m2 = self.m2 + other.m2 + delta**2 * (na * nb / n)
+            m3 = (self.m3 + other.m3 + delta**3 * (na * nb * (na - nb) / n**2)
+                  + 3 * delta * (na * other.m2 - nb * self.m2) / n)
+        return Moments(n, mean, m2, m3)
 
     def std(self) -> np.ndarray:
         """The sample standard deviation (ddof = 1) of each column; needs ``count`` >= 2."""
         return np.sqrt(self.m2 / (self.count - 1))
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (non-finite floats as strings) that :meth:`from_record` reads back exactly."""
+        return {"count": self.count, "mean": _floats(self.mean), "m2": _floats(self.m2), "m3": _floats(self.m3)}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Moments:
+        """The moments of a :meth:`to_record` dict (``KeyError``/``TypeError`` when malformed)."""
+        return cls(int(rec["count"]), _array(rec["mean"]), _array(rec["m2"]), _array(rec["m3"]))
+
+    def skewness(self) -> np.ndarray:
+        r"""The sample skewness g_1 = (M_3/R) / (M_2/R)^{3/2} of each column (0 where the runs are all equal)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            g1 = (self.m3 / self.count) / (self.m2 / self.count) ** 1.5
+        return np.where(self.m2 > 0, g1, 0.0)
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,7 @@ class BlockResult:
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict that :func:`from_record` reads back exactly (non-finite floats as strings)."""
         return {"index": self.index, "start": self.start, "runs": self.runs,
-                "checkpoints": _moments_record(self.checkpoints), "plot": _moments_record(self.plot),
+                "checkpoints": self.checkpoints.to_record(), "plot": self.plot.to_record(),
                 "samples": [_floats(row) for row in self.samples], "diverged_at": self.diverged_at,
                 "lemma": self.lemma, "timings": dict(self.timings)}
 
@@ -136,7 +161,7 @@ def from_record(record: dict[str, Any]) -> BlockResult:
     try:
         samples = np.array([_array(row) for row in record["samples"]], dtype=float)
         return BlockResult(int(record["index"]), int(record["start"]), int(record["runs"]),
-                           _moments(record["checkpoints"]), _moments(record["plot"]),
+                           Moments.from_record(record["checkpoints"]), Moments.from_record(record["plot"]),
                            samples.reshape(len(record["samples"]), -1), record["diverged_at"], record["lemma"],
                            dict(record["timings"]))
     except (KeyError, TypeError) as exc:
@@ -164,9 +189,3 @@ def _array(values: list[float | str]) -> np.ndarray:
     return np.array([float(v) for v in values], dtype=float)
 
 
-def _moments_record(m: Moments) -> dict[str, Any]:
-    return {"count": m.count, "mean": _floats(m.mean), "m2": _floats(m.m2)}
-
-
-def _moments(rec: dict[str, Any]) -> Moments:
-    return Moments(int(rec["count"]), _array(rec["mean"]), _array(rec["m2"]))

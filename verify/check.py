@@ -9,9 +9,10 @@ r"""A check: a theorem × a problem × a sketch distribution × a run configurat
    (Polyak) rule uses ``gamma_factor`` as a multiplier of its theoretical ratio.
 2. :func:`run_block` runs one block of the R chains (:mod:`verify.blocks`; one block unless R exceeds
    ``block_runs``) for T steps and keeps the moments of the measure at log-spaced checkpoints; block 0
-   also runs the lemma-level one-step check (:mod:`verify.lemma`).  :func:`conclude` merges the blocks and
-   decides (:mod:`verify.stats`) against ``bound_scale · bound``; a violated one-step inequality makes the
-   check violated.  :func:`execute` does both in this process.
+   also draws the lemma-level one-step check (:mod:`verify.lemma`).  :func:`conclude` merges the blocks and
+   decides (:mod:`verify.stats`, skew-aware bounds at the check's level) against ``bound_scale · bound``
+   and decides the one-step check; a violated one-step inequality makes the check violated.
+   :func:`execute` does both in this process.
 3. If Assumption 1 fails (λ_min^p = 0, e.g. a degenerate sketch) the theorem does not apply: the runs
    are still made and recorded (they stall), and the verdict is ``not_applicable``.
 """
@@ -33,7 +34,7 @@ from verify.blocks import merge as merge_blocks
 from verify.constants import ConstantValue, theorem_constants
 from verify.errors import UserError, require
 from verify.estimators import make_estimator
-from verify.lemma import LemmaResult, check_one_step
+from verify.lemma import OneStepSample, decide_one_step, sample_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
 from verify.runner import Algorithm, grad_sq_norm, run
@@ -304,12 +305,11 @@ def blocks(spec: CheckSpec) -> list[tuple[int, int]]:
     return block_ranges(spec.runs, spec.block_runs)
 
 
-def run_block(prep: Prepared, root_seed: int, alpha: float, index: int,
-              algorithm: Algorithm | None = None) -> BlockResult:
-    """Run block ``index`` of a prepared check (its runs, and for block 0 the one-step check).
+def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm | None = None) -> BlockResult:
+    """Run block ``index`` of a prepared check (its runs, and for block 0 the one-step check's draws).
 
-    ``alpha`` is the check's share of the family-wise level; ``algorithm`` replaces the theorem's
-    algorithm (mutation tests).  The numbers depend on the root seed, ``spec.key()``, ``index`` and the
+    ``algorithm`` replaces the theorem's algorithm (mutation tests).  Nothing here depends on the level α:
+    :func:`conclude` decides.  The numbers depend on the root seed, ``spec.key()``, ``index`` and the
     block's run count only (:func:`verify.blocks.block_streams`).
     """
     spec, thm, problem = prep.spec, prep.theorem, prep.problem
@@ -334,8 +334,7 @@ def run_block(prep: Prepared, root_seed: int, alpha: float, index: int,
     diverged = stats.first_nonfinite_step(trace.f)
     lemma: dict[str, Any] | None = None
     if lemma_here:
-        lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"],
-                          _alpha_each(prep, alpha, len(checkpoints)), diverged)
+        lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"], diverged)
     return BlockResult(index=index, start=start, runs=count,
                        checkpoints=Moments.of(np.where(np.isfinite(X), X, np.nan)),
                        plot=Moments.of(X_plot), samples=X_plot[:SAMPLE_CURVES], diverged_at=diverged,
@@ -343,8 +342,8 @@ def run_block(prep: Prepared, root_seed: int, alpha: float, index: int,
 
 
 def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str, float],
-              rng: np.random.Generator, alpha_each: float, diverged: int | None) -> dict[str, Any] | None:
-    """The lemma-level check's record (:mod:`verify.lemma`; non-finite numbers as None), ``{"skipped": why}``,
+              rng: np.random.Generator, diverged: int | None) -> dict[str, Any] | None:
+    """The draws of the lemma-level check (:class:`verify.lemma.OneStepSample` record), ``{"skipped": why}``,
     or None after divergence or with no states to test."""
     thm, problem = prep.theorem, prep.problem
     phi, note = _lyapunov(prep, values)
@@ -363,9 +362,16 @@ def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str
         prog = {qs.grad_sq: grad_sq_norm(grad), qs.delta_t: delta, qs.delta_t**2: delta**2}[progress]
         return a * phi(W, state, grad) - c * prog + d
 
-    result: LemmaResult = check_one_step(problem, algorithm, trace, phi, rhs, prep.spec.lemma_states,
-                                         prep.spec.lemma_samples, rng, alpha_each)
-    return _json_safe(asdict(result))  # stored as JSON: stored and fresh blocks must agree
+    return sample_one_step(problem, algorithm, trace, phi, rhs, prep.spec.lemma_states, prep.spec.lemma_samples,
+                           rng).to_record()
+
+
+def _lemma_result(record: dict[str, Any] | None, alpha_each: float) -> dict[str, Any] | None:
+    """The one-step check's result from block 0's record: decided at ``alpha_each`` (non-finite numbers as
+    None), or the record itself when it is ``{"skipped": why}`` or None."""
+    if record is None or "skipped" in record:
+        return record
+    return _json_safe(asdict(decide_one_step(OneStepSample.from_record(record), alpha_each)))
 
 
 def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[BlockResult]) -> CheckResult:
@@ -385,7 +391,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
     cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
     bounds = stats.moment_bounds(cp_moments, alpha_each)
     plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
-    lemma = next(b.lemma for b in results if b.index == 0)
+    lemma = _lemma_result(next(b.lemma for b in results if b.index == 0), alpha_each)
     values = _values(prep)
     slk = None
     attained = False
@@ -444,7 +450,7 @@ def execute(prep: Prepared, root_seed: int, alpha: float, algorithm: Algorithm |
     """Run every block of a prepared check in this process and conclude; ``alpha`` is the check's share of
     the family-wise level.  ``algorithm`` replaces the theorem's algorithm (used by mutation tests to show
     a broken algorithm is caught)."""
-    return conclude(prep, root_seed, alpha, [run_block(prep, root_seed, alpha, b, algorithm)
+    return conclude(prep, root_seed, alpha, [run_block(prep, root_seed, b, algorithm)
                                              for b in range(len(blocks(prep.spec)))])
 
 

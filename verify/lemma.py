@@ -8,14 +8,17 @@ estimates ``E_t[Phi_{t+1}]``, which is compared with the right-hand side of ``on
 
 .. math:: \mathbb E_t[\Phi_{t+1}] \le a\,\Phi_t - c\,\|\nabla f(W^t)\|^2 + d,\qquad \Phi_t = f(W^t) - f^*.
 
-The comparison uses the same confidence bounds and verdict rules as the end-to-end check
-(:mod:`verify.stats`), one test per state.  Besides the slack (RHS / mean LHS, which is diluted by
-``Phi_t``), the result reports the **decrease ratio** ``min_s (Phi_t − mean Phi_{t+1}) / (Phi_t − RHS_t)``:
-the observed one-step decrease over the claimed one; 1 means the inequality is tight at some state, and
-a value below 1 means the claimed decrease is too large there.  Only states whose claimed decrease exceeds
-the confidence half-width and the floating-point floor count (elsewhere the ratio is noise); with none,
-the ratio is reported as inf.  Because nothing is averaged over
-t, this is far more sensitive than the unrolled bound and points at the step of the proof that fails.
+Sampling and deciding are apart, as for the runs of a check: :func:`sample_one_step` (in the block that
+owns the states) returns an :class:`OneStepSample` holding, per state, Φ_t, the right-hand side and the
+mergeable :class:`~verify.blocks.Moments` of the draws of Φ_{t+1}; :func:`decide_one_step` (where the check
+is concluded, with its level) compares them with the same skew-aware confidence bounds and verdict rules
+as the end-to-end check (:mod:`verify.stats`), one test per state.  Besides the slack (RHS / mean LHS,
+which is diluted by ``Phi_t``), the result reports the **decrease ratio**
+``min_s (Phi_t − mean Phi_{t+1}) / (Phi_t − RHS_t)``: the observed one-step decrease over the claimed one;
+1 means the inequality is tight at some state, and a value below 1 means the claimed decrease is too large
+there.  Only states whose claimed decrease exceeds the confidence half-width and the floating-point floor
+count (elsewhere the ratio is noise); with none, the ratio is reported as inf.  Because nothing is averaged
+over t, this is far more sensitive than the unrolled bound and points at the step of the proof that fails.
 """
 
 from __future__ import annotations
@@ -27,10 +30,33 @@ from typing import Any
 import numpy as np
 
 from verify import stats
+from verify.blocks import Moments
 from verify.estimators import take
 from verify.runner import Algorithm, Trace
 
 _MAX_BATCH_ENTRIES = 2**23
+
+
+@dataclass(frozen=True)
+class OneStepSample:
+    """The draws of the one-step check: per state its step t, Φ_t, the right-hand side and the moments of
+    the ``samples`` draws of Φ_{t+1} (a (samples, states) array summarised column by column)."""
+
+    steps: list[int]
+    phi: list[float]
+    rhs: list[float]
+    draws: Moments
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict that :meth:`from_record` reads back exactly."""
+        return {"steps": list(self.steps), "phi": [float(x) for x in self.phi], "rhs": [float(x) for x in self.rhs],
+                "draws": self.draws.to_record()}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> OneStepSample:
+        """The sample of a :meth:`to_record` dict."""
+        return cls([int(t) for t in rec["steps"]], [float(x) for x in rec["phi"]], [float(x) for x in rec["rhs"]],
+                   Moments.from_record(rec["draws"]))
 
 
 @dataclass(frozen=True)
@@ -63,10 +89,10 @@ def select_states(trace: Trace, states: int) -> list[tuple[int, np.ndarray, Any]
     return out
 
 
-def check_one_step(problem: Any, algorithm: Algorithm, trace: Trace, phi: Callable[..., np.ndarray],
-                   rhs: Callable[..., np.ndarray], states: int, samples: int, rng: np.random.Generator,
-                   alpha_each: float) -> LemmaResult:
-    """Test ``E_t Phi_{t+1} <= rhs_t`` at states sampled from ``trace``.
+def sample_one_step(problem: Any, algorithm: Algorithm, trace: Trace, phi: Callable[..., np.ndarray],
+                    rhs: Callable[..., np.ndarray], states: int, samples: int,
+                    rng: np.random.Generator) -> OneStepSample:
+    """Draw ``samples`` values of Phi_{t+1} at each of ``states`` states sampled from ``trace``.
 
     ``phi(W, state, grad)`` evaluates the Lyapunov function and ``rhs(W, state, grad)`` the right-hand side
     ``a Phi_t - c progress_t + d`` of the one-step inequality, per run.
@@ -89,7 +115,13 @@ def check_one_step(problem: Any, algorithm: Algorithm, trace: Trace, phi: Callab
                 state_rep = algorithm.estimator.init(problem, W_rep, problem.grad(W_rep), rng)
             W_next, grad_next, state_next = algorithm.step(problem, t, W_rep, state_rep, rng)
             lhs[start:start + k, j] = phi(W_next, state_next, grad_next)
-    bounds = stats.mean_bounds(lhs, alpha_each)
+    return OneStepSample([t for t, _, _ in chosen], phi_t.tolist(), rhs_v.tolist(), Moments.of(lhs))
+
+
+def decide_one_step(sample: OneStepSample, alpha_each: float) -> LemmaResult:
+    """Test ``E_t Phi_{t+1} <= rhs_t`` at every sampled state at level ``1 - alpha_each`` per state."""
+    bounds = stats.moment_bounds(sample.draws, alpha_each)
+    phi_t, rhs_v = np.asarray(sample.phi), np.asarray(sample.rhs)
     atol = stats.FLOOR * float(np.max(np.abs(phi_t)))
     v = stats.decide(bounds, rhs_v, atol=atol)
     claimed = phi_t - rhs_v
@@ -97,10 +129,10 @@ def check_one_step(problem: Any, algorithm: Algorithm, trace: Trace, phi: Callab
     resolved = (claimed > bounds.upper - bounds.mean) & (claimed > atol)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(resolved, (phi_t - bounds.mean) / claimed, np.inf)
-    where = "" if v.index is None else f" at t = {chosen[v.index][0]}"
+    where = "" if v.index is None else f" at t = {sample.steps[v.index]}"
     return LemmaResult(
-        verdict=v.verdict, reason=v.reason + where, states=len(chosen), samples=samples,
+        verdict=v.verdict, reason=v.reason + where, states=len(sample.steps), samples=sample.draws.count,
         alpha_each=alpha_each, slack=stats.slack(bounds, rhs_v, atol).value,
         decrease_ratio=float(np.min(ratio)),
-        steps=[t for t, _, _ in chosen], lhs_mean=bounds.mean.tolist(), rhs=rhs_v.tolist(),
+        steps=list(sample.steps), lhs_mean=bounds.mean.tolist(), rhs=rhs_v.tolist(),
     )

@@ -63,7 +63,7 @@ class Task:
 
     def run(self) -> BlockResult:
         """Run the block; the same task always gives the same numbers."""
-        return run_block(self.prep, self.root_seed, self.alpha_each, self.index)
+        return run_block(self.prep, self.root_seed, self.index)
 
 
 def task_key(spec: CheckSpec, root_seed: int, alpha_each: float) -> str:
