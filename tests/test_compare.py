@@ -12,6 +12,7 @@ import pytest
 from verify import compare, reference, report
 from verify.check import CheckSpec, execute, prepare, with_scale
 from verify.cli import _Parser
+from verify.results_io import load_run
 from verify.runner import Algorithm
 from verify.stepsizes import ConstantStep
 from verify.suite import run_checks
@@ -36,10 +37,11 @@ def base(tmp_path_factory) -> Path:
     return _write(tmp_path_factory.mktemp("cmp") / "results.json", run_checks(TINY, alpha=ALPHA, seed=SEED))
 
 
-def _edited(base: Path, tmp_path: Path, edit) -> Path:
+def _edited(base: Path, tmp_path: Path, edit, name: str = "edited.json") -> Path:
+    """``base`` with its first check (gd-pl) changed by ``edit(record)``, written to ``tmp_path / name``."""
     data = json.loads(base.read_text())
     edit(data["checks"][0])
-    out = tmp_path / "edited.json"
+    out = tmp_path / name
     out.write_text(json.dumps(data))
     return out
 
@@ -82,15 +84,30 @@ def test_turned_violated_is_caught(base, tmp_path, capsys):
     assert code == 1 and "-> violated)" in out and "turned violated" in out
 
 
-def test_disappeared_check_is_caught_and_a_new_one_is_not(base, tmp_path, capsys):
+def _fewer(base: Path, tmp_path: Path) -> Path:
     data = json.loads(base.read_text())
     data["checks"] = data["checks"][:1]
     fewer = tmp_path / "fewer.json"
     fewer.write_text(json.dumps(data))
+    return fewer
+
+
+def test_missing_and_new_checks_are_listed_and_pass(base, tmp_path, capsys):
+    fewer = _fewer(base, tmp_path)
+    gone = compare.label(run_checks(TINY[1:], alpha=ALPHA, seed=SEED)[0])
     code, out, _ = _cmp(capsys, base, fewer)
-    assert code == 1 and "gone" in out
+    assert code == 0 and f"\nmissing in NEW: {gone}\n" in out and "1 missing in NEW" in out
+    assert "0 regressions" in out and "REGRESSION" not in out
     code, out, _ = _cmp(capsys, fewer, base)
-    assert code == 0 and "new" in out
+    assert code == 0 and f"\nnew in NEW: {gone}\n" in out and "1 new in NEW" in out
+
+
+def test_require_all_fails_on_missing_and_new_checks(base, tmp_path, capsys):
+    fewer = _fewer(base, tmp_path)
+    for old, new in ((base, fewer), (fewer, base)):
+        code, out, _ = _cmp(capsys, old, new, "--require-all")
+        assert code == 1 and "--require-all" in out and "0 regressions" in out
+    assert _cmp(capsys, base, base, "--require-all")[0] == 0
 
 
 def test_bound_scale_run_is_caught(base, tmp_path, capsys):
@@ -136,6 +153,153 @@ def test_add_compare_parser_wires_func(base):
     assert isinstance(args, argparse.Namespace) and args.func(args) == 0
 
 
+# --- the floor: numbers at the floating-point floor are not compared -------------------------------------------
+
+def _final_mean(rec: dict, mean_T: float) -> None:
+    """The measure's mean at the final checkpoint set to ``mean_T``, and slack_final = bound/mean there."""
+    rec["observed_mean"][-1] = mean_T
+    rec["slack_final"] = rec["bound"][-1] / mean_T
+
+
+def _pair_at(base: Path, tmp_path: Path, mean_T: float, move: float) -> tuple[Path, Path]:
+    """Two runs whose first check's final mean is ``mean_T`` and ``mean_T / move``: slack_final moves x``move``."""
+    tag = f"{mean_T:g}_{move:g}"
+    return (_edited(base, tmp_path, lambda rec: _final_mean(rec, mean_T), f"old_{tag}.json"),
+            _edited(base, tmp_path, lambda rec: _final_mean(rec, mean_T / move), f"new_{tag}.json"))
+
+
+def _scale(base: Path) -> float:
+    return json.loads(base.read_text())["checks"][0]["observed_mean"][0]
+
+
+def test_floor_level_slack_final_moving_x024_is_not_a_regression(base, tmp_path, capsys):
+    """ns-polyak's case: a final mean of 1e-16 x the initial scale (the floor is 1e-12 x) moves x1/0.239 between
+    BLAS builds."""
+    old, new = _pair_at(base, tmp_path, 1e-16 * _scale(base), 0.239)
+    code, out, _ = _cmp(capsys, old, new)
+    row = next(line for line in out.splitlines() if line.startswith("gd-pl"))
+    assert code == 0 and "(at floor)" in row and "slack at T: at floor, not compared" in row and "x0.239" not in row
+    assert _cmp(capsys, old, new, "--equal")[0] == 0  # the mean behind it is at the floor as well
+
+
+def test_the_same_move_above_the_floor_is_a_regression(base, tmp_path, capsys):
+    old, new = _pair_at(base, tmp_path, 1e-3 * _scale(base), 0.239)
+    code, out, _ = _cmp(capsys, old, new)
+    assert code == 1 and "slack at T moved x0.239" in out and "at floor" not in out
+
+
+def test_a_move_just_above_the_floor_is_judged_with_its_rounding_tolerance(base, tmp_path, capsys):
+    """At 2 x floor a x1.6 move is within tau = 2 rtol + floor/mean (+ floor/bound) of the x1.5 band; at 1e4 x
+    floor it is not."""
+    floor = compare.FLOOR * _scale(base)
+    assert _cmp(capsys, *_pair_at(base, tmp_path, 2 * floor, 1.6))[0] == 0
+    assert _cmp(capsys, *_pair_at(base, tmp_path, 1e4 * floor, 1.6))[0] == 1
+
+
+def test_turned_violated_counts_even_with_floor_level_slacks(base, tmp_path, capsys):
+    old, new = _pair_at(base, tmp_path, 1e-16 * _scale(base), 1.0)
+    data = json.loads(new.read_text())
+    data["checks"][0]["verdict"] = "violated"
+    new.write_text(json.dumps(data))
+    code, out, _ = _cmp(capsys, old, new)
+    assert code == 1 and "turned violated" in out
+
+
+# --- --equal: the runs are equal up to rounding ----------------------------------------------------------------
+
+def test_equal_identical_runs(base, capsys):
+    code, out, _ = _cmp(capsys, base, base, "--equal", "--require-all")
+    assert code == 0 and "every compared value identical" in out and "0 regressions" in out
+
+
+def _mean_at(k: int, factor: float):
+    def edit(rec: dict) -> None:
+        rec["observed_mean"][k] *= factor
+        rec["ci_lower"][k] *= factor
+        rec["ci_upper"][k] *= factor
+    return edit
+
+
+def test_equal_catches_a_small_change_that_the_factor_misses(base, tmp_path, capsys):
+    """A mean moved by 1e-4 relative (a subtly changed update) is far beyond rounding (measured <= 4e-11)."""
+    edited = _edited(base, tmp_path, _mean_at(3, 1 + 1e-4))
+    assert _cmp(capsys, base, edited)[0] == 0
+    code, out, _ = _cmp(capsys, base, edited, "--equal")
+    assert code == 1 and "differs beyond rounding: mean[T=" in out
+    assert _cmp(capsys, base, edited, "--equal", "--rtol", "1e-3")[0] == 0
+
+
+def test_equal_passes_rounding_level_differences(base, tmp_path, capsys):
+    edited = _edited(base, tmp_path, _mean_at(3, 1 + 1e-9))
+    code, out, _ = _cmp(capsys, base, edited, "--equal")
+    assert code == 0 and "largest difference: gd-pl" in out and "mean" in out.split("largest difference:")[1]
+
+
+def _run_value(value: float):
+    def edit(rec: dict) -> None:
+        rec["curve"]["runs"][0][-1] = value
+    return edit
+
+
+def test_equal_does_not_compare_values_at_the_floor(base, tmp_path, capsys):
+    """A single run's value at 1e-16 x scale against 4e-16 x (floor 1e-12 x): not compared; at 1e-3 x: compared."""
+    scale = _scale(base)
+    for value, code in ((1e-16, 0), (1e-3, 1)):
+        old = _edited(base, tmp_path, _run_value(value * scale), "old.json")
+        new = _edited(base, tmp_path, _run_value(4 * value * scale), "new.json")
+        assert _cmp(capsys, old, new, "--equal")[0] == code
+
+
+def _other_verdict(rec: dict) -> str:
+    return "inconclusive" if rec["verdict"] != "inconclusive" else "holds"
+
+
+def test_equal_compares_verdicts_and_setup_exactly(base, tmp_path, capsys):
+    rec = json.loads(base.read_text())["checks"][0]
+    assert not compare.near_threshold(load_run(base)[1][0])
+    for edit, what in ((lambda r: r.update(verdict=_other_verdict(r)), f"verdict {rec['verdict']} -> "),
+                       (lambda r: r.update(seeds=r["seeds"] + 1), f"seeds {rec['seeds']} -> {rec['seeds'] + 1}"),
+                       (lambda r: r["constants"]["L"].update(value=r["constants"]["L"]["value"] * 1.001),
+                        "constants.L.value")):
+        edited = _edited(base, tmp_path, edit)
+        assert _cmp(capsys, base, edited)[0] == 0  # not regressions without --equal
+        code, out, _ = _cmp(capsys, base, edited, "--equal")
+        assert code == 1 and what in out, out
+
+
+def test_a_verdict_within_rounding_of_its_threshold_is_noted_not_compared(base, tmp_path, capsys):
+    """An upper confidence bound equal to the bound up to 1e-12: rounding alone can flip holds/inconclusive."""
+    def at_threshold(rec: dict) -> None:
+        rec["ci_upper"][2] = rec["bound"][2] * (1 - 1e-12)
+
+    old = _edited(base, tmp_path, at_threshold, "old.json")
+    new = _edited(old, tmp_path, lambda rec: rec.update(verdict=_other_verdict(rec)), "new.json")
+    assert compare.near_threshold(load_run(old)[1][0])
+    code, out, _ = _cmp(capsys, old, new, "--equal")
+    assert code == 0 and "within rounding of its threshold, not compared" in out
+    assert _cmp(capsys, base, _edited(base, tmp_path, lambda rec: rec.update(verdict=_other_verdict(rec))),
+                "--equal")[0] == 1
+
+
+def test_bad_rtol_exits_2_with_one_line(base, capsys):
+    for bad in ("0", "1", "nan", "x"):
+        code, out, err = _cmp(capsys, base, base, "--equal", "--rtol", bad)
+        assert code == 2 and out == "" and "--rtol" in err and err.count("\n") == 1
+
+
+def test_subset_run_against_the_full_suite_exits_0(quick, tmp_path, capsys):
+    """A run of two of the quick suite's checks, compared with the full quick run: 14 missing, no regression."""
+    full, _ = quick
+    specs = [s for s in reference.quick_specs() if s.theorem in ("gd-pl", "ns-polyak")]
+    subset = run_checks(specs, alpha=reference.ALPHA, seed=reference.SEED)
+    path = _write(tmp_path / "subset.json", subset)
+    code, out, _ = _cmp(capsys, full, path)
+    n_full = len(reference.quick_specs())
+    assert code == 0 and out.count("missing in NEW: ") == n_full - 2 and "0 regressions" in out
+    assert "at floor, not compared" in next(line for line in out.splitlines() if line.startswith("ns-polyak"))
+    assert _cmp(capsys, full, path, "--require-all")[0] == 1
+
+
 # --- the quick suite and the reference report in reports/ ---------------------------------------------------
 
 def _strip(data: dict) -> dict:
@@ -170,35 +334,25 @@ def test_quick_suite_is_deterministic_except_timings(quick):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
-def _close(x, y, path: str = "") -> None:
-    if isinstance(x, dict):
-        assert x.keys() == y.keys(), path
-        for k in x:
-            _close(x[k], y[k], f"{path}.{k}")
-    elif isinstance(x, list):
-        assert len(x) == len(y), path
-        for i, (u, v) in enumerate(zip(x, y, strict=True)):
-            _close(u, v, f"{path}[{i}]")
-    elif isinstance(x, float) and isinstance(y, float):
-        assert x == pytest.approx(y, rel=1e-9, abs=1e-300), path
-    else:
-        assert x == y, path
-
-
 def test_quick_suite_matches_reference(quick, capsys):
-    """CI: the committed reference report and a fresh quick run agree (regenerate: python -m verify.reference)."""
+    """CI: the committed reference report and a fresh quick run are equal up to rounding, by the rule of
+    ``verify compare --equal --require-all`` (regenerate: python -m verify.reference)."""
     fresh, _ = quick
     ref = REPO / "reports"
-    code, out, _ = _cmp(capsys, ref, fresh)
+    code, out, _ = _cmp(capsys, ref, fresh, "--equal", "--require-all")
     assert code == 0, out
-    old, new = _strip(json.loads((ref / "results.json").read_text())), _strip(json.loads((fresh / "results.json")
-                                                                                        .read_text()))
-    for data in (old, new):
-        for key in ("versions", "platform"):
-            data["meta"].pop(key)
-    _close(old, new)
+    assert "0 missing in NEW, 0 new in NEW" in out and "values compared" in out
     for rel in ("index.md", "index.html", report.SLACK_PLOT):
         assert (ref / rel).is_file(), rel
+
+
+def test_reference_rule_is_the_cli_rule(quick):
+    """The same function decides for the test and the CLI: a run compared with itself compares every number."""
+    fresh, _ = quick
+    _, results = load_run(fresh)
+    comparison = compare.compare_runs(results, results, equal=True, require_all=True)
+    assert comparison.exit_status == 0 and comparison.worst is None
+    assert sum(c.compared for c in comparison.changes) > 20000 and sum(c.at_floor for c in comparison.changes) > 0
 
 
 def test_quick_specs_do_not_alias_tight():
