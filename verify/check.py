@@ -59,7 +59,7 @@ class CheckSpec:
     gamma_factor: float = 1.0
     bound_scale: float = 1.0
     lemma_states: int = 12
-    lemma_samples: int = 400
+    lemma_samples: int = 1000
     lambda_samples: int = 20000
     outside_conditions: bool = False
     params: tuple[tuple[str, Any], ...] = ()
