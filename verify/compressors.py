@@ -37,7 +37,9 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from verify import moments
 from verify.errors import UserError
+from verify.moments import SecondMoment
 from verify.problems._validate import integer
 
 __all__ = ["COMPRESSORS", "Compressor", "Dither", "Identity", "RandK", "TopK", "make_compressor"]
@@ -91,6 +93,10 @@ class Identity:
         """A float64 copy of ``X``."""
         return np.array(X, dtype=np.float64)
 
+    def linear_moments(self, d: int) -> tuple[float, SecondMoment]:
+        """``E Q(x) = x`` and ``E[Q Y Qᵀ] = Y``: scale 1 and the identity map on ``d×d`` matrices."""
+        return 1.0, SecondMoment(d, 1.0, 0.0)
+
 
 @dataclass(frozen=True)
 class RandK:
@@ -134,6 +140,19 @@ class RandK:
         rows = np.arange(x.shape[0])[:, None]
         out[rows, keep] = x[rows, keep] * (d / self.k)
         return out.reshape(np.shape(X))
+
+    def linear_moments(self, d: int) -> tuple[float, SecondMoment]:
+        r"""``Q(x) = (d/k) D_S x`` is linear given its draw: ``E Q = I`` and ``E[Q Y Qᵀ]_ab = (d/k)² P(a, b ∈ S) Y_ab``.
+
+        The mask ``D_S = Σ_{j∈S} e_j e_jᵀ`` is the projection of a ``coordinates`` sketch with ``r = k``, so the
+        map is :func:`verify.moments.coordinates` scaled by ``(d/k)²``: ``d/k`` on the diagonal and
+        ``d(k − 1)/(k(d − 1))`` off it.  The law of ``S`` is invariant under permutations of the ``d``
+        entries, so the map is the same whichever way the ``(m, n)`` matrix is flattened.
+        """
+        self.validate(d)
+        base = moments.coordinates(d, self.k, replacement=False)
+        s2 = (d / self.k) ** 2
+        return 1.0, SecondMoment(d, s2 * base.a, 0.0, s2 * base.c)
 
 
 @dataclass(frozen=True)
@@ -183,6 +202,10 @@ class Dither:
         xi = low + (rng.random(x.shape) < level - low)
         return (a * nu * np.sign(x) * xi / self.s).reshape(np.shape(X))
 
+    def linear_moments(self, d: int) -> None:
+        """``None``: the levels depend on ``x/‖x‖``, so ``Q`` is not linear in ``x`` given its draws."""
+        return None
+
 
 @dataclass(frozen=True)
 class TopK:
@@ -225,6 +248,10 @@ class TopK:
         rows = np.arange(x.shape[0])[:, None]
         out[rows, keep] = x[rows, keep]
         return out.reshape(np.shape(X))
+
+    def linear_moments(self, d: int) -> None:
+        """``None``: the kept support depends on ``x``, so ``C`` is not linear in ``x``."""
+        return None
 
 
 COMPRESSORS: dict[str, type] = {c.name: c for c in (Identity, RandK, Dither, TopK)}

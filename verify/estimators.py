@@ -142,6 +142,17 @@ def _compress_mean(comp: Compressor, X: np.ndarray, rng: np.random.Generator) ->
     return comp.compress(X, rng).mean(axis=1)
 
 
+def _linear_moments(estimator: str, comp: Compressor, d: int) -> tuple[float, Any]:
+    """``(scale, SecondMoment)`` of a compressor that is linear given its draws, else ExactUnsupported."""
+    from verify.exact.maps import ExactUnsupported
+
+    moments = getattr(comp, "linear_moments", lambda d: None)(d)
+    if moments is None:
+        raise ExactUnsupported(f"{estimator} with compressor {comp.name!r}: the compressor is not linear in its input, "
+                               "so the method has no exact second-moment recursion")
+    return moments
+
+
 # ----------------------------------------------------------------------------------------------------
 # Single-node estimators
 # ----------------------------------------------------------------------------------------------------
@@ -170,6 +181,15 @@ class FullGradient:
 
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return np.zeros(W.shape[0])
+
+    def exact_transition(self, quad: Any) -> Any:
+        """Exact map on a quadratic (:mod:`verify.exact.maps`): state ``s = vec G = A w``, ``s⁺ = A w⁺``."""
+        from verify.exact.maps import Fixed, Layout, Transition
+
+        N = quad.N
+        lay = Layout(N, N)
+        return Transition(lay, np.eye(N), Fixed(lay.on_x(N, w=quad.A)), Fixed(lay.on_y(N, w_new=quad.A)),
+                          None, memoryless=True)
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,20 @@ class SGD:
 
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return np.zeros(W.shape[0])
+
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic: ``s = vec G``, ``s⁺ = g(w⁺; ξ)``, a fresh minibatch of size ``batch``.
+
+        Additive noise: ``s⁺ = A w⁺ + ξ``, ``Cov ξ = Σ_ξ/batch``; finite sum: the mean of ``batch`` i.i.d.
+        uniform components ``A_i w⁺ + β_i`` (:meth:`verify.exact.quadratic.Quadratic.sample_map`).
+        """
+        from verify.exact.maps import Layout, Transition
+
+        N = quad.N
+        lay = Layout(N, N)
+        init = quad.sample_map(N + 1, [(slice(0, N), 1.0)], N, self.batch)
+        update = quad.sample_map(lay.Dy, [(lay.w_new, 1.0)], lay.one, self.batch)
+        return Transition(lay, np.eye(N), init, update, None, memoryless=True)
 
 
 @dataclass(frozen=True)
@@ -251,6 +285,25 @@ class PAGE:
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return sq_norm(state - grad)
 
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic: ``s = vec G``; with probability ``q`` ``s⁺ = A w⁺``, else
+        ``s⁺ = s + (1/b') Σ_{i∈ξ} A_i (w⁺ − w)`` (the same samples at both points; the offsets cancel).
+
+        ``s⁰ = A w⁰``, or a minibatch of size ``batch0``.  Error ``‖s − A w‖²``.
+        """
+        from verify.exact.maps import Fixed, Layout, Mixture, Sum, Transition, error_form, on_z
+
+        N, A = quad.N, quad.A
+        lay = Layout(N, N)
+        x_w = slice(0, N)
+        init = (Fixed(lay.on_x(N, w=A)) if self.batch0 is None
+                else quad.sample_map(N + 1, [(x_w, 1.0)], N, self.batch0))
+        lazy = Sum([Fixed(lay.on_y(N, s=np.eye(N))),
+                    quad.sample_map(lay.Dy, [(lay.w_new, 1.0), (lay.w, -1.0)], lay.one, self.batch_prime)])
+        update = Mixture([self.q, 1.0 - self.q], [Fixed(lay.on_y(N, w_new=A)), lazy])
+        err = error_form(lay, [on_z(lay, N, w=-A, s=(0, np.eye(N)))])
+        return Transition(lay, np.eye(N), init, update, err, memoryless=False)
+
 
 @dataclass(frozen=True)
 class MVR:
@@ -290,6 +343,21 @@ class MVR:
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return sq_norm(state - grad)
 
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic: ``s = vec G``,
+        ``s⁺ = (1−b) s + g(w⁺; ξ) − (1−b) g(w; ξ)`` with one minibatch ``ξ`` of size ``batch``;
+        ``s⁰ = g(w⁰; ξ⁰)``, ``|ξ⁰| = batch0``.  Error ``‖s − A w‖²``.
+        """
+        from verify.exact.maps import Fixed, Layout, Sum, Transition, error_form, on_z
+
+        N, A = quad.N, quad.A
+        lay = Layout(N, N)
+        init = quad.sample_map(N + 1, [(slice(0, N), 1.0)], N, self.batch0)
+        update = Sum([Fixed(lay.on_y(N, s=(1.0 - self.b) * np.eye(N))),
+                      quad.sample_map(lay.Dy, [(lay.w_new, 1.0), (lay.w, -(1.0 - self.b))], lay.one, self.batch)])
+        err = error_form(lay, [on_z(lay, N, w=-A, s=(0, np.eye(N)))])
+        return Transition(lay, np.eye(N), init, update, err, memoryless=False)
+
 
 # ----------------------------------------------------------------------------------------------------
 # Federated estimators (M clients, f = (1/M) Σ_i f_i)
@@ -326,6 +394,20 @@ class QGD:
 
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return np.zeros(W.shape[0])
+
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic with a linear compressor: ``s⁺ = (1/M) Σ_i Q_i(A_i w⁺ + β_i)``, the
+        ``Q_i`` independent (the compressor's ``linear_moments``); ``s⁰`` likewise at ``w⁰``."""
+        from verify.exact.maps import Compressed, Fixed, Layout, Sum, Transition
+
+        clients = quad.client_family()
+        N, M = quad.N, clients.count
+        scale, moment = _linear_moments(self.name, self.compressor, N)
+        lay = Layout(N, N)
+        ops, offs = clients.ops / M, clients.offsets / M
+        init = Sum([Compressed(scale, moment, Fixed(lay.on_x(N, w=ops[i], one=offs[i]))) for i in range(M)])
+        update = Sum([Compressed(scale, moment, Fixed(lay.on_y(N, w_new=ops[i], one=offs[i]))) for i in range(M)])
+        return Transition(lay, np.eye(N), init, update, None, memoryless=True)
 
 
 @dataclass(frozen=True)
@@ -370,6 +452,23 @@ class MARINA:
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return sq_norm(state[0] - grad)
 
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic with a linear compressor: ``s = vec G`` (the cached client gradients are
+        functions of ``w`` and need no state); with probability ``q`` ``s⁺ = A w⁺``, else
+        ``s⁺ = s + (1/M) Σ_i Q_i(A_i (w⁺ − w))``.  ``s⁰ = A w⁰``.  Error ``‖s − A w‖²``."""
+        from verify.exact.maps import Compressed, Fixed, Layout, Mixture, Sum, Transition, error_form, on_z
+
+        clients = quad.client_family()
+        N, M, A = quad.N, clients.count, quad.A
+        scale, moment = _linear_moments(self.name, self.compressor, N)
+        lay = Layout(N, N)
+        ops = clients.ops / M
+        lazy = Sum([Fixed(lay.on_y(N, s=np.eye(N)))]
+                   + [Compressed(scale, moment, Fixed(lay.on_y(N, w_new=ops[i], w=-ops[i]))) for i in range(M)])
+        update = Mixture([self.q, 1.0 - self.q], [Fixed(lay.on_y(N, w_new=A)), lazy])
+        err = error_form(lay, [on_z(lay, N, w=-A, s=(0, np.eye(N)))])
+        return Transition(lay, np.eye(N), Fixed(lay.on_x(N, w=A)), update, err, memoryless=False)
+
 
 @dataclass(frozen=True)
 class EF21:
@@ -412,6 +511,35 @@ class EF21:
     def error(self, state: State, problem: Any, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         g, cg = state
         return sq_norm(g - cg).mean(axis=1)
+
+    def exact_transition(self, quad: Any) -> Any:
+        r"""Exact map on a quadratic with a compressor that is linear given its draws (of the built-ins only
+        ``identity``; ``top-k`` is not linear and raises :class:`~verify.exact.maps.ExactUnsupported`).
+
+        State ``s = (g_1, …, g_M)``, ``G = (1/M) Σ g_i``;
+        ``g_i⁺ = g_i + C_i(A_i w⁺ + β_i − g_i)`` with independent ``C_i``; ``g_i⁰ = C_i(A_i w⁰ + β_i)``
+        (``g0="compressed"``) or ``A_i w⁰ + β_i`` (``"full"``).  Error ``(1/M) Σ ‖g_i − A_i w − β_i‖²``.
+        """
+        from verify.exact.maps import Compressed, Embed, Fixed, Layout, Sum, Transition, error_form, on_z
+
+        clients = quad.client_family()
+        N, M = quad.N, clients.count
+        ops, offs = clients.ops, clients.offsets
+        scale, moment = _linear_moments(self.name, self.compressor, N)
+        lay = Layout(N, M * N)
+        K = np.tile(np.eye(N), (1, M)) / M
+        if self.g0 == "full":
+            init: Any = Fixed(np.concatenate([lay.on_x(N, w=ops[i], one=offs[i]) for i in range(M)]))
+        else:
+            init = Sum([Embed(Compressed(scale, moment, Fixed(lay.on_x(N, w=ops[i], one=offs[i]))), i * N, M * N)
+                        for i in range(M)])
+        update = Sum([Fixed(lay.on_y(M * N, s=np.eye(M * N)))]
+                     + [Embed(Compressed(scale, moment,
+                                         Fixed(lay.on_y(N, w_new=ops[i], s=(i * N, -np.eye(N)), one=offs[i]))),
+                              i * N, M * N) for i in range(M)])
+        err = error_form(lay, [on_z(lay, N, w=-ops[i], s=(i * N, np.eye(N)), one=-offs[i]) for i in range(M)],
+                         1.0 / M)
+        return Transition(lay, K, init, update, err, memoryless=False)
 
 
 # ----------------------------------------------------------------------------------------------------

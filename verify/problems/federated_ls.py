@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from verify.errors import require
 from verify.problems import _validate as v
 from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.least_squares import _haar, prescribed_spectrum
+
+if TYPE_CHECKING:
+    from verify.exact.quadratic import Quadratic
 
 NAME = "federated-ls"
 
@@ -65,6 +69,21 @@ class FederatedLeastSquares(ShapeFromW0):
         """``∇f_i(W) = H_i(W − Ŵ_i)`` for every client: ``(R, m, n) → (R, M, m, n)``."""
         W = as_batch(W, self.shape, f"{self.name}.client_grads")
         return self.client_hess @ (W[:, None] - self.client_min)
+
+    def quadratic(self) -> Quadratic:
+        """The exact quadratic structure (:mod:`verify.exact.quadratic`).
+
+        ``A = I_n ⊗ H`` on column-major ``vec``, minimiser ``Ŵ``, the exact ``f*``, and the clients
+        ``∇f_i(W) = (I_n ⊗ H_i) vec(W − Ŵ) + vec(H_i(Ŵ − Ŵ_i))``.  There is no stochastic oracle.
+        """
+        from verify.exact.quadratic import AffineFamily, Quadratic, vec
+
+        m, n = self.shape
+        eye_n = np.eye(n)
+        ops = np.array([np.kron(eye_n, Hi) for Hi in self.client_hess])
+        offsets = vec(self.client_hess @ (self.W_hat - self.client_min))
+        return Quadratic(self.shape, np.kron(eye_n, self.H), np.array(self.W_hat), float(self.f_star),
+                         clients=AffineFamily(ops, offsets))
 
 
 def federated_ls(

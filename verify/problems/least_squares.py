@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from verify.errors import require
 from verify.problems import _validate as v
 from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.stochastic import AdditiveNoiseOracle, FiniteSumOracle, noise_constants
+
+if TYPE_CHECKING:
+    from verify.exact.quadratic import Quadratic
 
 NAME = "least-squares"
 SPECTRA = ("geometric", "linear")
@@ -67,6 +71,31 @@ class LeastSquares(ShapeFromW0):
     def grad(self, W: np.ndarray) -> np.ndarray:
         """``∇f(W) = (XᵀX/N)(W − Ŵ)``: ``(R, m, n) → (R, m, n)``."""
         return self._hess @ (as_batch(W, self.shape, f"{self.name}.grad") - self.W_hat)
+
+    def quadratic(self) -> Quadratic:
+        """The exact quadratic structure (:mod:`verify.exact.quadratic`).
+
+        ``A = I_n ⊗ XᵀX/N`` on column-major ``vec`` (``vec(H D) = (I_n ⊗ H) vec D``), the minimiser ``Ŵ``
+        (``W_hat``; ``W_star`` of this class is the planted matrix) and the exact ``f*``.  The oracle is
+        additive noise with one-sample covariance ``sigma² I_{mn}`` (:class:`NoisyLeastSquares`) or the
+        ``N`` rows (:class:`LeastSquaresRows`): ``∇f_i(W) = (I_n ⊗ x_i x_iᵀ) vec(W − Ŵ) + vec(x_i(x_iᵀŴ − y_i))``.
+        """
+        from verify.exact.quadratic import AffineFamily, Quadratic
+        from verify.problems.stochastic import AdditiveNoiseOracle, FiniteSumOracle
+
+        m, n = self.shape
+        eye_n = np.eye(n)
+        A = np.kron(eye_n, self._hess)
+        noise_cov = self.sigma**2 * np.eye(m * n) if isinstance(self, AdditiveNoiseOracle) else None
+        components = None
+        if isinstance(self, FiniteSumOracle):
+            X, Y = self.X, self.Y
+            ops = np.einsum("kl,ia,ib->ikalb", eye_n, X, X).reshape(len(X), m * n, m * n)
+            resid = X @ self.W_hat - Y                       # row i: x_iᵀŴ − y_iᵀ
+            offsets = np.einsum("ia,ij->ija", X, resid).reshape(len(X), m * n)  # vec(x_i r_iᵀ), column-major
+            components = AffineFamily(ops, offsets)
+        return Quadratic(self.shape, A, np.array(self.W_hat), float(self.f_star), noise_cov=noise_cov,
+                         components=components)
 
 
 @dataclass(frozen=True, eq=False)

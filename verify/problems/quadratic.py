@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from verify.problems import _validate as v
 from verify.problems.base import Constant, ShapeFromW0, as_batch, frozen
 from verify.problems.stochastic import AdditiveNoiseOracle, noise_constants
+
+if TYPE_CHECKING:
+    from verify.exact.quadratic import Quadratic
 
 NAME = "isotropic-quadratic"
 
@@ -40,6 +44,18 @@ class IsotropicQuadratic(ShapeFromW0):
     def grad(self, W: np.ndarray) -> np.ndarray:
         """``∇f(W) = L (W − W*)``: ``(R, m, n) → (R, m, n)``."""
         return self.L * (as_batch(W, self.shape, f"{self.name}.grad") - self.W_star)
+
+    def quadratic(self) -> Quadratic:
+        """The exact quadratic structure (:mod:`verify.exact.quadratic`): ``A = L I_{mn}``, ``f* = 0``.
+
+        With ``sigma > 0`` the oracle is additive noise with one-sample covariance ``sigma² I_{mn}``.
+        """
+        from verify.exact.quadratic import Quadratic
+
+        N = self.shape[0] * self.shape[1]
+        noisy = isinstance(self, AdditiveNoiseOracle)
+        return Quadratic(self.shape, self.L * np.eye(N), np.array(self.W_star), 0.0,
+                         noise_cov=self.sigma**2 * np.eye(N) if noisy else None)
 
 
 @dataclass(frozen=True, eq=False)
