@@ -39,6 +39,7 @@ from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
 from verify.runner import Algorithm, grad_sq_norm, run
 from verify.seeding import task_seed
+from verify.sensitivity import sensitivity
 from verify.stepsizes import ConstantStep, PolyakStep
 
 PLOT_POINTS = 2000
@@ -236,6 +237,7 @@ class CheckResult:
     lemma: dict[str, Any] | None
     timings: dict[str, float]
     curve: dict[str, list] = field(repr=False)
+    sensitivity: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
@@ -394,20 +396,26 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
     lemma = _lemma_result(next(b.lemma for b in results if b.index == 0), alpha_each)
     values = _values(prep)
     slk = None
+    sens = None
     attained = False
     if not prep.applicable:
         bound_vals = np.full(len(checkpoints), np.nan)
         bound_plot = np.full(len(plot_T), np.nan)
         verdict = stats.Verdict("not_applicable", None, prep.reason)
     else:
-        bound_vals = spec.bound_scale * symbolic.evaluate(thm.bound, values, checkpoints, thm)
-        bound_plot = spec.bound_scale * symbolic.evaluate(thm.bound, values, plot_T, thm)
+        bound_fn = symbolic.in_T(thm.bound, values, thm)
+
+        def bound_at(T: np.ndarray) -> np.ndarray:
+            return spec.bound_scale * bound_fn(T)
+
+        bound_vals, bound_plot = bound_at(checkpoints), bound_at(plot_T)
         atol = stats.FLOOR * abs(float(bounds.mean[0]))
         if diverged is not None:
             verdict = stats.Verdict("violated", None, f"divergence: non-finite f at step {diverged}")
         else:
             verdict = stats.decide(bounds, bound_vals, atol=atol)
         slk = stats.slack(bounds, bound_vals, atol=atol)
+        sens = asdict(sensitivity(bounds.lower, bounds.mean, bound_vals, checkpoints, bound_at, atol))
         attained = verdict.verdict == "inconclusive" and slk.interval[0] <= 1.0 <= slk.interval[1]
         if attained:
             verdict = stats.Verdict("inconclusive", slk.index,
@@ -443,6 +451,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
                "runs": samples.tolist()},
+        sensitivity=sens,
     )
 
 

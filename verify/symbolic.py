@@ -24,8 +24,9 @@ significant digits, so ``(1 - x)^T`` with tiny x or huge T does not lose precisi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -272,19 +273,32 @@ def substitute(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None =
     return expr.xreplace(subs)
 
 
-def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int] | np.ndarray,
-             thm: Theorem | None = None) -> np.ndarray:
-    """Evaluate ``expr`` at each T in ``T_values`` with mpmath at 50 digits; returns float64.
+def in_T(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> Callable[[Any], np.ndarray]:
+    """``expr`` as a function of T alone: ``fn(T_values) -> float64 array``, evaluated with mpmath at 50 digits.
 
-    Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).
+    Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).  T may be any
+    positive real (:mod:`verify.sensitivity` evaluates a bound at (1 + ε)T); the expression is substituted
+    and lambdified once, so repeated evaluations are cheap.
     """
     e = substitute(expr, {k: v for k, v in values.items() if k != "T"}, thm)
     missing = sorted(s.name for s in e.free_symbols if s != T)
     if missing:
         raise ValueError(f"no value for {missing} when evaluating {expr}")
     fn = sp.lambdify(T, e, modules="mpmath")
-    with mpmath.workdps(_DIGITS):
-        return np.array([float(fn(mpmath.mpf(int(t)))) for t in np.asarray(T_values)], dtype=float)
+
+    def at(T_values: Any) -> np.ndarray:
+        with mpmath.workdps(_DIGITS):
+            return np.array([float(fn(mpmath.mpf(float(t)))) for t in np.ravel(T_values)], dtype=float)
+    return at
+
+
+def evaluate(expr: sp.Expr, values: Mapping[str, float], T_values: Sequence[int] | np.ndarray,
+             thm: Theorem | None = None) -> np.ndarray:
+    """Evaluate ``expr`` at each T in ``T_values`` with mpmath at 50 digits; returns float64.
+
+    Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).
+    """
+    return in_T(expr, values, thm)(T_values)
 
 
 def value(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> float:
