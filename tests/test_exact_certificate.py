@@ -145,3 +145,7 @@ def test_unsupported_theorems_are_refused() -> None:
     prep = _prep("gd-nc", ISO, {}, sketch="scaled-gaussian")
     with pytest.raises(ExactUnsupported, match="scaled-gaussian"):
         certify(prep)
+    with pytest.raises(ExactUnsupported, match="above the certificate's limit 64"):
+        certify(_prep("page-nc", "least-squares:m=8,n=4,N=8", {"q": 0.3}))
+    with pytest.raises(ExactUnsupported, match="ns-const: (progress|its Lyapunov)"):
+        certify(_prep("ns-const", "norm-distance:m=3,n=2", {}))

@@ -34,6 +34,9 @@ and Weyl's inequality ``|λ_max(Q + ΔQ) − λ_max(Q)| ≤ ‖ΔQ‖₂`` give
 ``tol = 10 · D_x · D_y · ε · scale`` (``D_x`` the length of ``x``; about 1e-11 of the scale here).  A
 claimed decrease 1 % too large moves ``λ_max`` by about 1e-2 of the decrease form's size, nine orders above.
 
+**Size.** ``Q_next`` costs ``D_x(D_x + 1)/2`` applications of the one-step map (in batches), so the form's
+dimension is limited to :data:`MAX_CERT_DIM` (64); larger instances are refused.
+
 **Tightness.** The decrease a record claims is ``c progress_t`` (non-convex records, ``a ≥ 1``) or
 ``(1 − a) Φ_t`` (PŁ records, ``c = 0``).  :attr:`Certificate.tightness` is the largest factor ``s`` by which
 that term can be multiplied (``c → s c``, resp. ``1 − a → s(1 − a)``) with the inequality still true for
@@ -57,9 +60,14 @@ from verify.exact.engine import ExactChain
 from verify.exact.maps import ExactUnsupported
 from verify.exact.prepared import chain_for, theorem_values
 
-__all__ = ["Certificate", "OneStepForms", "Witness", "certify", "one_step_forms"]
+__all__ = ["MAX_CERT_DIM", "Certificate", "OneStepForms", "Witness", "certify", "one_step_forms"]
 
 _EPS = float(np.finfo(float).eps)
+_CHUNK_ENTRIES = 2**22
+"""Entries of the batch of second moments pushed through the one-step map at once (32 MiB of float64)."""
+
+MAX_CERT_DIM = 64
+"""Largest dimension ``D_x`` of the one-step form (``mn + 1`` memoryless, ``mn + D_s + 1`` with memory)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,10 +132,18 @@ def one_step_forms(chain: ExactChain, phi_delta: float, phi_err: float, progress
         Phi += phi_err * chain.transition.error
     memoryless = chain.transition.memoryless
     D = N + 1 if memoryless else lay.Dz
+    if D > MAX_CERT_DIM:
+        raise ExactUnsupported(f"the one-step form has dimension {D}, above the certificate's limit {MAX_CERT_DIM} "
+                               f"(it applies the one-step map to D(D+1)/2 basis matrices)")
     B, i, j = _basis(D)
-    Sz = chain.lift(B) if memoryless else B
-    nxt = _form(np.einsum("ab,kab->k", Phi, chain.step(Sz)), i, j, D)
-    now = _form(np.einsum("ab,kab->k", Phi, Sz), i, j, D)
+    nxt_v, now_v = np.empty(len(i)), np.empty(len(i))
+    chunk = max(1, _CHUNK_ENTRIES // lay.Dy**2)
+    for start in range(0, len(i), chunk):
+        Bc = B[start:start + chunk]
+        Sz = chain.lift(Bc) if memoryless else Bc
+        nxt_v[start:start + chunk] = np.einsum("ab,kab->k", Phi, chain.step(Sz))
+        now_v[start:start + chunk] = np.einsum("ab,kab->k", Phi, Sz)
+    nxt, now = _form(nxt_v, i, j, D), _form(now_v, i, j, D)
     prog = np.zeros((D, D))
     prog[:N, :N] = quad.A @ quad.A if progress == "grad_sq" else 0.5 * quad.A
     const = np.zeros((D, D))

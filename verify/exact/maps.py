@@ -179,8 +179,12 @@ class Uniform:
         used = self._used
         Mu = self.matrices[:, :, used]
         Su = S[..., used[:, None], used[None, :]]
-        MS = np.einsum("kac,...cd->...kad", Mu, Su)
-        return np.einsum("...kad,kbd->...ab", MS, Mu) / Mu.shape[0]
+        K, rows, c = Mu.shape
+        if Su.ndim == 2:  # two GEMMs: (K rows × c)(c × c), then (rows × K c)(K c × rows)
+            X = (Mu.reshape(K * rows, c) @ Su).reshape(K, rows, c)
+            return np.tensordot(X, Mu, axes=([0, 2], [0, 2])) / K
+        MS = Mu @ Su[..., None, :, :]                      # (..., K, rows, c), batched BLAS products
+        return (MS @ np.swapaxes(Mu, -1, -2)).mean(axis=-3)
 
 
 @dataclass(frozen=True, eq=False)
