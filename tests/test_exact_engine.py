@@ -180,3 +180,23 @@ def test_refusals_name_the_reason() -> None:
         exact_chain(problems.make("isotropic-quadratic:m=3,n=2"), make_estimator("sgd"), proj, 0.5)
     with pytest.raises(ExactUnsupported, match="no clients"):
         exact_chain(P, make_estimator("qgd", compressor="identity"), proj, 0.5)
+
+
+@pytest.mark.parametrize("measure", ["avg_grad_sq", "weighted_grad_sq", "gap_last", "lyapunov"])
+def test_exact_measures_are_those_of_verify_measures(measure: str) -> None:
+    """ExactTrajectory.measure forms each measure from the expectations exactly as verify.measures does from a
+    trace (the measures are linear in the per-step quantities)."""
+    from verify.measures import measure_values
+    from verify.runner import Trace
+
+    P = problems.make("least-squares:m=4,n=3,N=8,noise=0.5")
+    dist = sketch.make("gaussian")
+    chain = exact_chain(P, make_estimator("page", q=0.3, batch_prime=2), BernoulliProjector(0.3, 2, dist, dist), 0.3)
+    traj = chain.run(P.W0, 12)
+    f_star = float(P.constants["f_star"].value)
+    trace = Trace((traj.gap + f_star)[None], traj.grad_sq[None], traj.err[None], np.full((1, 13), np.nan), {})
+    T = np.array([1, 2, 5, 12])
+    expected = measure_values(measure, trace, T, f_star, a=1.07, k=0.8)[0]
+    assert np.allclose(traj.measure(measure, T, a=1.07, k=0.8), expected, rtol=1e-12)
+    with pytest.raises(ExactUnsupported, match="gap_best"):
+        traj.measure("gap_best", T)
