@@ -13,6 +13,7 @@ module                       job
 ``curvature``                secant ratios, finite-difference Hessian power iteration, jump search
 ``oracle``                   ``oracle``: grad vs finite differences, unbiasedness, averaging
 ``smoothness`` ``pl``        ``smooth``, ``pl``
+``stationary``               search for stationary points (minimising ``½‖∇f‖²``) for ``pl``
 ``convexity`` ``lipschitz``  ``convex``, ``lipschitz``
 ``stochastic``               ``expected_smoothness``, ``bounded_variance``, ``mean_square_smooth``
 ``compressor``               ``compressor``

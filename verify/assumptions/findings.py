@@ -37,6 +37,8 @@ class Budget:
         Gradient-descent steps per PŁ trajectory.
     solver_starts, solver_iters : int
         Starts and iterations of the L-BFGS solver that estimates ``f*``.
+    stationary_starts, stationary_iters : int
+        Starts and L-BFGS iterations of the search for stationary points (minimising ``½‖∇f‖²``) in the PŁ check.
     bias_samples, variance_samples, mss_samples : int
         Stochastic gradients per point for the unbiasedness test, the variance, and per pair for the
         mean-squared smoothness.
@@ -54,6 +56,8 @@ class Budget:
     gd_steps: int = 300
     solver_starts: int = 6
     solver_iters: int = 500
+    stationary_starts: int = 8
+    stationary_iters: int = 100
     bias_samples: int = 400
     variance_samples: int = 256
     mss_samples: int = 128

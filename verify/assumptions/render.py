@@ -36,7 +36,7 @@ def _short(value: object) -> str | None:
     return None
 
 
-MATRICES = frozenset({"point", "points", "x", "y", "centre", "direction", "matrix"})
+MATRICES = frozenset({"point", "points", "x", "y", "centre", "direction", "direction_of_smallest_curvature", "matrix"})
 """Witness fields holding matrices: shown only in the JSON output."""
 
 
