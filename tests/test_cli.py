@@ -132,3 +132,67 @@ def test_run_whole_builtin_suite_small_writes_every_plot(capsys, tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert {c["theorem"] for c in data["checks"]} == set(theorems.registry())
     assert len(list((out / "plots").glob("*.png"))) == len(data["checks"])
+
+
+def test_skipped_one_step_check_is_shown_and_exits_0(capsys, tmp_path):
+    """A non-isotropic sketch cannot evaluate the H^-1 distance of ns-const: its one-step check is skipped,
+    which the summary, index.md and index.html say, with the reason; the verdict decides the exit status."""
+    out = tmp_path / "ns"
+    code, stdout, err = _run(capsys, "run", "ns-const", "--sketch", "scaled-gaussian", "--seeds", "16", "--iters", "20",
+                             "--out", str(out))
+    assert code == 0, err
+    assert "Traceback" not in err and "KeyError" not in err
+    rows = [line for line in stdout.splitlines() if line.startswith("ns-const")]
+    assert len(rows) == 2 and all("skipped" in row for row in rows)
+    assert "one-step check of ns-const on norm-distance (scaled-gaussian sketch) skipped: the H^-1 distance" in stdout
+    md = (out / "index.md").read_text()
+    assert md.count("| skipped: the H^-1 distance needs an isotropic sketch") == 2
+    assert "One-step check: skipped: the H^-1 distance" in md
+    assert "One-step check: skipped: the H^-1 distance" in (out / "index.html").read_text()
+    code, _, err = _run(capsys, "report", str(out))  # re-rendered from results.json
+    assert code == 0, err
+
+
+def test_lemma_status_and_verdict_label():
+    from types import SimpleNamespace
+
+    from verify.report import lemma_status, lemma_text, verdict_label
+
+    assert lemma_status(None) == ("–", "")
+    assert lemma_status({"skipped": "why"}) == ("skipped", "why")
+    assert lemma_status({"verdict": "holds", "slack": 1.25}) == ("holds", "1.25")
+    assert lemma_text(SimpleNamespace(lemma={"verdict": "violated", "slack": None})) == "violated (–)"
+    assert lemma_text(SimpleNamespace(lemma={"skipped": ""})) == "skipped"
+
+    def label(verdict, attained):
+        return verdict_label(SimpleNamespace(verdict=verdict, attained=attained))
+
+    assert label("inconclusive", True) == "inconclusive (attained)"
+    assert label("violated", True) == "violated"  # e.g. attained, then violated by the one-step check
+    assert label("holds", True) == "holds" and label("inconclusive", False) == "inconclusive"
+
+
+@pytest.mark.parametrize("argv", [["list", "--json"], ["show", "gd-nc"],
+                                  ["run", "gd-nc", "--problem", "isotropic-quadratic", "--seeds", "8", "--iters", "5"]])
+def test_closed_stdout_pipe_is_quiet_exit_141(tmp_path, argv):
+    """``verify ... | head``: the reader went away before the output; no traceback, status 141 (128 + SIGPIPE)."""
+    if argv[0] == "run":
+        argv = [*argv, "--out", str(tmp_path / "o")]
+    proc = subprocess.Popen([sys.executable, "-m", "verify.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # before the command has written anything (its imports take a while)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
+    if argv[0] == "run":
+        assert (tmp_path / "o" / "results.json").exists()  # the work was done; only the summary was lost
+    else:
+        assert err == ""
+
+
+def test_head_of_a_pipe_is_quiet():
+    """The README's own example: ``verify list --json | head -3``."""
+    proc = subprocess.run(f"{sys.executable} -m verify.cli list --json | head -3; exit ${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300)
+    assert proc.stdout.splitlines()[0] == "[" and len(proc.stdout.splitlines()) == 3
+    assert proc.stderr == "" and proc.returncode in (0, 141)

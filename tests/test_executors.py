@@ -111,3 +111,57 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
                      "--scheduler", "tcp://127.0.0.1:9"])
     err = capsys.readouterr().err
     assert code == 2 and "cannot connect to a Dask scheduler" in err and "Traceback" not in err
+
+
+class _ThreadProbe:
+    """A task that reports the BLAS thread pools of the process that runs it."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def run(self) -> list[int]:
+        from threadpoolctl import threadpool_info
+
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_task_runs_with_one_blas_thread(jobs):
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+
+    before = threadpool_info()
+    probes = [_ThreadProbe(f"probe-{i}") for i in range(2)]
+    outcomes = [out for _, out in executors.run(probes, jobs=jobs)]
+    assert len(outcomes) == 2 and all(out and set(out) == {1} for out in outcomes), outcomes
+    assert threadpool_info() == before  # this process's pools are restored after an in-process task
+    if jobs == 1:  # the cap is what is asked for, not a default that happens to be 1
+        [(_, two)] = list(executors.run(probes[:1], jobs=1, blas_threads=2))
+        assert set(two) == {2}
+        [(_, free)] = list(executors.run(probes[:1], jobs=1, blas_threads=0))
+        assert free == [pool["num_threads"] for pool in before if pool["user_api"] == "blas"]
+
+
+def test_cli_run_with_jobs_1_uses_one_blas_thread(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+
+    from verify import tasks
+
+    seen = []
+    run = tasks.Task.run
+
+    def probe(task):
+        seen.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+        return run(task)
+
+    monkeypatch.setattr(tasks.Task, "run", probe)
+    code = main(["run", "gd-nc", "gd-pl", "--seeds", "8", "--iters", "5", "--jobs", "1", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    assert len(seen) == len(suite.select(["gd-nc", "gd-pl"])) and all(s == {1} for s in seen), seen
+
+
+def test_bad_blas_threads_is_a_one_line_error(tmp_path, capsys):
+    code = main(["run", "gd-nc", "--seeds", "8", "--iters", "5", "--out", str(tmp_path), "--blas-threads", "-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--blas-threads -1 must be >= 0" in err and len(err.strip().splitlines()) == 1

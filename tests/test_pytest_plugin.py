@@ -24,14 +24,31 @@ SMALL = {"problem": "isotropic-quadratic", "sketch": "gaussian", "p": 0.5, "r": 
          "lemma_states": 2, "lemma_samples": 50}
 
 
+#: Runs pytest as if this package were not installed: its distribution is hidden from importlib.metadata,
+#: so pytest finds no pytest11 entry point for it (the source tree is still importable from ROOT).
+NOT_INSTALLED = """
+import importlib.metadata as md, sys
+_all = md.distributions
+md.distributions = lambda **kw: [d for d in _all(**kw) if d.metadata["Name"] != "bernoulli-lora-verify"]
+import pytest
+sys.exit(pytest.main(sys.argv[1:]))
+"""
+
+
+def _pytest(tmp_path, *args, installed=True, env=None):
+    """``python -m pytest ARGS`` in a subprocess, from ROOT (as the README says), with its own temp folders."""
+    base = [sys.executable, "-m", "pytest"] if installed else [sys.executable, "-c", NOT_INSTALLED]
+    return subprocess.run([*base, *args, "-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "base")],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
 def test_example_user_test_fails_with_the_plot_path(tmp_path):
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # load the plugin once, by -p
+    """The README's command, ``python -m pytest -p verify.pytest_plugin examples/test_my_theorem.py``, with the
+    package installed (its entry point loads the same plugin): 1 failed, 1 passed, exit 1 (not 3)."""
     example = str(ROOT / "examples" / "test_my_theorem.py")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "verify.pytest_plugin", "-p", "no:cacheprovider", "-q",
-         "--basetemp", str(tmp_path / "base"), "--rootdir", str(tmp_path), example],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    proc = _pytest(tmp_path, "-p", "verify.pytest_plugin", example)
     out = proc.stdout + proc.stderr
+    assert "already registered" not in out
     assert proc.returncode == 1, out
     assert "1 failed, 1 passed" in out
     assert "test_my_wrong_bound_fails" in out and "verdict violated" in out and "slack 0." in out
@@ -87,3 +104,29 @@ def test_installed_entry_point_names_the_plugin():
     if not eps:
         pytest.skip("the pytest11 entry point is not installed (pyproject: [project.entry-points.pytest11])")
     assert eps[0].load().verify_check is not None
+    assert [ep.name for ep in eps] == ["verify.pytest_plugin"]  # so that -p verify.pytest_plugin names it too
+
+
+def _legacy_entry_point(tmp_path) -> dict[str, str]:
+    """A distribution declaring the old entry point ``verify = verify.pytest_plugin`` (a stale install)."""
+    info = tmp_path / "legacy" / "verify_legacy-0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: verify-legacy\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nverify = verify.pytest_plugin\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(info.parent), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.mark.parametrize(("case", "args"), [
+    ("installed, no -p", []),
+    ("installed, -p", ["-p", "verify.pytest_plugin"]),
+    ("not installed, -p", ["-p", "verify.pytest_plugin"]),
+    ("stale entry point named verify, -p", ["-p", "verify.pytest_plugin"]),
+])
+def test_the_plugin_loads_once_with_or_without_the_install(tmp_path, case, args):
+    """The fixture is there exactly once whether the plugin comes from the entry point, from -p, or both."""
+    env = _legacy_entry_point(tmp_path) if case.startswith("stale") else None
+    example = str(ROOT / "examples" / "test_my_theorem.py")
+    proc = _pytest(tmp_path, *args, "--fixtures", example, installed=not case.startswith("not"), env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "already registered" not in out, out
+    assert len(re.findall(r"^verify_check\b", proc.stdout, flags=re.MULTILINE)) == 1, out

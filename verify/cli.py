@@ -2,13 +2,17 @@
 
 Exit status: 0 when no check is violated, 1 when a check inside its theorem's conditions is violated
 or a task of ``verify run`` failed (it raised or its worker died: one line on stderr naming its key),
-2 on bad input (one line on stderr, never a traceback).
+2 on bad input (one line on stderr, never a traceback), including a request too large for this machine
+(:mod:`verify.resources`: refused before any work), and 141 (128 + SIGPIPE, what a shell reports for a
+command ended by a closed pipe) when the reader of stdout or stderr went away, e.g. ``verify list | head``:
+the command then stops quietly, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,11 +20,14 @@ from pathlib import Path
 import numpy as np
 
 import theorems
+from verify import resources
 from verify import sketch as sketch_mod
 from verify.blocks import DEFAULT_BLOCK_RUNS
 from verify.errors import UserError, require
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+#: A closed pipe on stdout or stderr: 128 + SIGPIPE, as a shell reports a command that SIGPIPE ended.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,7 +62,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     ``what`` names the tasks in the help text (``"checks"``, ``"grid points"``); the values are checked by
     :func:`verify.executors.validate`.
     """
-    from verify.executors import EXECUTORS
+    from verify.executors import DEFAULT_BLAS_THREADS, EXECUTORS
 
     parser.add_argument("--resume", action="store_true",
                         help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
@@ -67,6 +74,10 @@ def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on "
                              "127.0.0.1)")
+    parser.add_argument("--blas-threads", type=_integer("--blas-threads"), default=DEFAULT_BLAS_THREADS,
+                        metavar="N",
+                        help=f"BLAS/OpenMP threads per task, in every worker and in this process with --jobs 1 "
+                             f"(default {DEFAULT_BLAS_THREADS}; 0: the libraries' own default, usually one per core)")
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -126,6 +137,7 @@ def _cmd_lambda(args: argparse.Namespace) -> int:
     require(args.samples >= 2, f"samples = {args.samples} must be >= 2")
     require(0 < args.delta < 1, f"delta = {args.delta} is outside (0, 1)")
     dist = sketch_mod.make(args.sketch)
+    resources.check_lambda(args.m, args.n, args.r, args.p, args.samples, sys.stderr)
     rng = np.random.default_rng(np.random.SeedSequence(args.seed))
     est = estimate_lambda_p(dist, dist, args.m, args.n, args.r, args.p, args.samples, rng, args.delta)
     closed = BernoulliProjector(p=args.p, r=args.r, left=dist, right=dist).lambda_closed_form(args.m, args.n)
@@ -149,6 +161,7 @@ def _cmd_lambda(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from verify import report, suite
 
+    resources.validate_bound_scale(args.bound_scale)
     out = Path(args.out)
     report.ensure_writable(out)
     specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, params=dict(args.param),
@@ -156,7 +169,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
                          outside_conditions=args.outside_conditions or None)
     outcome = suite.run_tasks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr, executor=args.executor,
-                              jobs=args.jobs, scheduler=args.scheduler, run_dir=out, resume=args.resume)
+                              jobs=args.jobs, scheduler=args.scheduler, run_dir=out, resume=args.resume,
+                              blas_threads=args.blas_threads)
     results = outcome.results
     report.write_report(out, results, seed=args.seed, alpha=args.alpha)
     _print_summary(results)
@@ -171,18 +185,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(results: Sequence) -> None:
-    from verify.report import verdict_label
+    """The summary table of ``verify run`` on stdout: one row per check, then one line per skipped
+    one-step check giving its reason (the table's column says only ``skipped``)."""
+    from verify.report import lemma_status, verdict_label
 
     header = f"{'theorem':<9} {'problem':<30} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
              f"{'slack':>8} {'one-step':<13} {'time':>6}"
     print(header)
     print("-" * len(header))
+    skipped = []
     for r in results:
         slack = "-" if r.slack is None else f"{r.slack:.3g}"
-        lemma = "-" if r.lemma is None else r.lemma["verdict"]
+        status, detail = lemma_status(r.lemma)
+        lemma = "-" if status == "–" else status
+        if status == "skipped":
+            skipped.append(f"one-step check of {r.theorem} on {r.problem} ({r.sketch} sketch) skipped: "
+                           f"{detail or 'no reason given'}")
         gamma = "polyak" if r.gamma is None else f"{r.gamma:.4g}"
         print(f"{r.theorem:<9} {r.problem:<30} {r.sketch:<16} {r.p:>5g} {r.r:>3} {gamma:>10} "
               f"{verdict_label(r):<23} {slack:>8} {lemma:<13} {r.timings['total_s']:>5.1f}s")
+    for line in skipped:
+        print(line)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,19 +272,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``verify`` console script; returns the exit status."""
+def _silence_closed_streams() -> None:
+    """Point the file descriptors of stdout and stderr at /dev/null, so that nothing more is written to a
+    closed pipe (the interpreter's final flush would otherwise print "Exception ignored ... BrokenPipeError")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        args = build_parser().parse_args(argv)
-        if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
-            raise UserError(f"--seed {args.seed} must be >= 0")
-        return args.func(args)
-    except UserError as exc:
-        print(f"verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("verify: interrupted", file=sys.stderr)
-        return 130
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError, AttributeError):  # no real descriptor (e.g. captured by pytest)
+                pass
+    finally:
+        os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``verify`` console script; returns the exit status (module docstring).
+
+    Every command's output is flushed here, so that a reader that went away (``verify list --json | head``)
+    is noticed inside this function: the command stops, the rest of its output is discarded and the status
+    is :data:`EXIT_BROKEN_PIPE`, with no traceback.
+    """
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+            if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
+                raise UserError(f"--seed {args.seed} must be >= 0")
+            code = args.func(args)
+        except UserError as exc:
+            print(f"verify: error: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+        except MemoryError:
+            print("verify: error: out of memory; ask for fewer runs, iterations or a smaller problem",
+                  file=sys.stderr)
+            code = EXIT_USAGE
+        except KeyboardInterrupt:
+            print("verify: interrupted", file=sys.stderr)
+            code = 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code
+    except BrokenPipeError:
+        _silence_closed_streams()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

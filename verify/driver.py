@@ -38,7 +38,8 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
           decode: Callable[[dict[str, Any]], Any], describe: Callable[[Any, Any], str], noun: str,
           run_dir: Path | None = None, resume: bool = False, progress: TextIO | None = None,
           executor: str = "local", jobs: int | None = None, scheduler: str | None = None,
-          on_result: Callable[[int, Any], None] | None = None) -> Driven:
+          on_result: Callable[[int, Any], None] | None = None,
+          blas_threads: int | None = executors.DEFAULT_BLAS_THREADS) -> Driven:
     """Run the tasks named by ``keys`` (see the module docstring).
 
     Parameters
@@ -60,13 +61,13 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
         Reuse the stored tasks of ``run_dir``.
     progress : text stream, optional
         Progress lines, and one line per failed task naming its key.
-    executor, jobs, scheduler
-        Passed to :func:`verify.executors.run`.
+    executor, jobs, scheduler, blas_threads
+        Passed to :func:`verify.executors.run` (``blas_threads``: BLAS/OpenMP threads per task, default 1).
     on_result : callable, optional
         ``on_result(i, result)`` for every result ``i`` (in the order of ``keys``), resumed ones first, each
         before its progress line.
     """
-    executors.validate(executor, jobs, scheduler)
+    executors.validate(executor, jobs, scheduler, blas_threads)
     store = TaskStore(run_dir) if run_dir is not None else None
     slots: list[Any] = [None] * len(keys)
     if store is not None and resume:
@@ -83,7 +84,8 @@ def drive(keys: Sequence[str], build: Callable[[int], Any], *, encode: Callable[
             if res is not None:
                 on_result(i, res)
     done, failures = resumed, []
-    for task, out in executors.run(todo, executor=executor, jobs=jobs, scheduler=scheduler):
+    for task, out in executors.run(todo, executor=executor, jobs=jobs, scheduler=scheduler,
+                                   blas_threads=blas_threads):
         done += 1
         if isinstance(out, Failure):
             failures.append(out)

@@ -83,7 +83,8 @@ def check_section(res: CheckResult, png: bytes | None) -> str:
     parts = [f'<section id="{escape(name)}">', f"<h2>{escape(title)}</h2>",
              f"<p>Bound ({escape(res.paper_ref)}, measure <code>{escape(res.measure)}</code>), in LaTeX:</p>",
              f'<pre class="latex"><code>{escape(res.bound_latex)}</code></pre>',
-             f"<p>Verdict {_verdict(res)}: {escape(verdict_text(res))}</p>", _constants(res)]
+             f"<p>Verdict {_verdict(res)}: {escape(verdict_text(res))}</p>",
+             f"<p>One-step check: {escape(lemma_text(res))}.</p>", _constants(res)]
     if png is not None:
         parts.append(f"<p>{_img(name, png)}</p>")
     parts.append("</section>")

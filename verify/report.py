@@ -202,8 +202,13 @@ def slack_png(results: Sequence[CheckResult], dpi: int = DPI) -> bytes | None:
 
 
 def verdict_label(res: CheckResult) -> str:
-    """The verdict, marked ``(attained)`` when the observed mean is indistinguishable from the bound."""
-    return res.verdict + (" (attained)" if res.attained else "")
+    """The verdict, marked ``(attained)`` when it is ``inconclusive`` because the observed mean is
+    indistinguishable from the bound.
+
+    Attainment qualifies only an inconclusive verdict: a check that is violated (e.g. by its one-step
+    inequality) or holds is labelled by its verdict alone, whatever its ``attained`` flag says.
+    """
+    return res.verdict + (" (attained)" if res.attained and res.verdict == "inconclusive" else "")
 
 
 def fmt_num(x: float | None, spec: str = ".3g") -> str:
@@ -225,10 +230,12 @@ def markdown(results: Sequence[CheckResult], meta: dict[str, Any], plots: dict[s
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
+        one_step = lemma_text(res).replace("|", "\\|")
         lines.append(
             f"| `{res.theorem}` | {res.paper_ref} | {res.provenance['tag']} | `{res.problem}` | {res.sketch} | "
             f"{res.p:g} | {res.r} | {gamma_text(res)} | {res.seeds} | {res.iters} | **{verdict_label(res)}** | "
-            f"{fmt_num(res.slack)} | {fmt_num(res.slack_final)} | {lemma_text(res)} | {res.timings['total_s']:.1f} |")
+            f"{fmt_num(res.slack)} | {fmt_num(res.slack_final)} | {one_step} | "
+            f"{res.timings['total_s']:.1f} |")
     if not plots:
         lines += ["", "_Plots were not drawn: matplotlib is not installed (`pip install '.[report]'`)._"]
     if slack_plot is not None:
@@ -237,6 +244,7 @@ def markdown(results: Sequence[CheckResult], meta: dict[str, Any], plots: dict[s
         name = check_name(res)
         lines += ["", f"## {res.theorem} on `{res.problem}`, {res.sketch} sketch (p = {res.p:g}, r = {res.r})", "",
                   f"$$ {res.bound_latex} $$", "", f"Verdict **{verdict_label(res)}**: {verdict_text(res)}", "",
+                  f"One-step check: {lemma_text(res)}.", "",
                   "| constant | value | how |", "|---|---|---|"]
         lines += [f"| {k} | {v['value']:.6g} | {v['how']} |" for k, v in res.constants.items()]
         if name in plots:
@@ -249,11 +257,37 @@ def gamma_text(res: CheckResult) -> str:
     return "Polyak" if res.gamma is None else fmt_num(res.gamma, ".4g")
 
 
+def lemma_status(lemma: dict[str, Any] | None) -> tuple[str, str]:
+    """``(status, detail)`` of a check's one-step (lemma) record, for tables and messages.
+
+    The record is one of: None (not run: the runs diverged, no states were asked for, or the theorem does
+    not apply), ``{"skipped": why}`` (the Lyapunov function cannot be evaluated, e.g. the ``H⁻¹`` distance
+    under a sketch without a closed-form ``E[H]``), or a decided record with ``verdict`` and ``slack``.
+
+    Returns
+    -------
+    status : str
+        ``"–"`` (not run), ``"skipped"``, or the verdict (``"holds"``, ``"violated"``, ...).
+    detail : str
+        The reason of a skipped check, the slack of a decided one formatted with :func:`fmt_num`
+        (``"–"`` when it is missing), ``""`` when not run.
+    """
+    if lemma is None:
+        return "–", ""
+    if "skipped" in lemma:
+        return "skipped", str(lemma["skipped"] or "")
+    if "verdict" not in lemma:
+        return "–", ""
+    return str(lemma["verdict"]), fmt_num(lemma.get("slack"))
+
+
 def lemma_text(res: CheckResult) -> str:
-    """The one-step check's verdict and slack, or ``–``."""
-    if res.lemma is None or "verdict" not in res.lemma:
-        return "–"
-    return f"{res.lemma['verdict']} ({fmt_num(res.lemma['slack'])})"
+    """The one-step check for the report's tables: ``"holds (1.2)"`` (verdict and slack), ``"skipped: why"``,
+    or ``–`` when it was not run."""
+    status, detail = lemma_status(res.lemma)
+    if status == "skipped":
+        return f"skipped: {detail}" if detail else "skipped"
+    return f"{status} ({detail})" if detail else status
 
 
 def verdict_text(res: CheckResult) -> str:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TextIO
 
 import theorems
+from verify import resources
 from verify.blocks import BlockResult, from_record
 from verify.check import CheckResult, CheckSpec, Prepared, blocks, conclude, prepare
 from verify.driver import drive
 from verify.errors import require
-from verify.executors import Failure
+from verify.executors import DEFAULT_BLAS_THREADS, Failure
 from verify.tasks import Task, block_key
 
 _RANDK = (("compressor", "rand-k:k=24"),)
@@ -129,7 +130,7 @@ class Outcome:
 def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: TextIO | None = None,
               on_result: Callable[[CheckResult], None] | None = None, *, executor: str = "local",
               jobs: int | None = None, scheduler: str | None = None, run_dir: Path | None = None,
-              resume: bool = False) -> Outcome:
+              resume: bool = False, blas_threads: int | None = DEFAULT_BLAS_THREADS) -> Outcome:
     """Run every block of runs of every check as a task (:mod:`verify.tasks`) on an executor
     (:mod:`verify.executors`), and conclude each check (:func:`verify.check.conclude`) once its blocks are in.
 
@@ -139,10 +140,16 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     prepared (validated) before any block runs, so bad input fails before any work.  ``on_result`` gets each
     check as it is concluded.  Progress lines, and one line per failed task naming its key, go to
     ``progress`` when it is given; a check with a failed block is left out of the results.
+
+    Before anything is prepared, :func:`verify.resources.run_plan` estimates the tasks and the peak memory
+    from the sizes alone: a plan with too many tasks or that does not fit in the available memory is
+    refused with a one-line :class:`~verify.errors.UserError`, and a large one is described on
+    ``progress``.  ``blas_threads`` caps the BLAS/OpenMP threads of every task (default 1; 0: no cap).
     """
     require(0 < alpha < 1, f"alpha = {alpha} is outside (0, 1)")
     if not specs:
         return Outcome([], [], 0, 0)
+    resources.enforce(resources.run_plan(specs, executor=executor, jobs=jobs, scheduler=scheduler), progress)
     alpha_each = alpha / len(specs)
     counts = [len(blocks(spec)) for spec in specs]
     owners = [(c, b) for c, count in enumerate(counts) for b in range(count)]
@@ -177,7 +184,7 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     driven = drive(keys, lambda i: Task(prep(owners[i][0]), seed, alpha_each, owners[i][1]),
                    encode=BlockResult.to_record, decode=from_record, describe=describe, noun="tasks",
                    run_dir=run_dir, resume=resume, progress=progress, executor=executor, jobs=jobs,
-                   scheduler=scheduler, on_result=collect)
+                   scheduler=scheduler, on_result=collect, blas_threads=blas_threads)
     return Outcome([r for r in checks if r is not None], driven.failures, len(keys), driven.resumed)
 
 

@@ -36,6 +36,7 @@ import argparse
 import io
 import itertools
 import json
+import math
 import re
 import sys
 import time
@@ -46,10 +47,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from verify import report, stats, symbolic
+from verify import report, resources, stats, symbolic
 from verify.check import CheckSpec, Prepared, prepare
 from verify.driver import drive
 from verify.errors import UserError
+from verify.executors import DEFAULT_BLAS_THREADS
 from verify.measures import LABELS, measure_values
 from verify.runner import Algorithm, run
 from verify.seeding import task_seed
@@ -335,21 +337,29 @@ def _describe(task: SweepTask, rec: dict[str, Any]) -> str:
 
 
 def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None, *, executor: str = "local",
-              jobs: int | None = None, scheduler: str | None = None, resume: bool = False) -> dict[str, Any]:
+              jobs: int | None = None, scheduler: str | None = None, resume: bool = False,
+              blas_threads: int | None = DEFAULT_BLAS_THREADS) -> dict[str, Any]:
     """Validate every grid point, run them as tasks, write ``sweep.json`` and the plots; returns the payload.
 
+    First the grid's size and the plan's peak memory are checked from the sizes alone
+    (:func:`verify.resources.sweep_plan`): too many points, or a plan that does not fit in the available
+    memory, is refused with a one-line :class:`UserError`; a large one is described on ``progress``.
     Every grid point still to run is prepared before any is run, so a bad point fails at once with a
-    one-line :class:`UserError`.  Each finished point is stored in ``out/tasks`` at once; with ``resume`` the stored
-    points are read back instead of run (:func:`verify.driver.drive`).  A point whose task fails (raises,
+    one-line :class:`UserError`.  ``blas_threads`` caps the BLAS/OpenMP threads of every task (0: no cap).
+    Each finished point is stored in ``out/tasks`` at once; with ``resume`` the stored points are read back
+    instead of run (:func:`verify.driver.drive`).  A point whose task fails (raises,
     or its worker dies) is left out of ``sweep.json`` and the plots and listed under ``"failed"`` by key.
     """
     _require_matplotlib()
-    report.ensure_writable(out)
+    resources.check_grid_size(math.prod(len(cfg.grid[a]) for a in AXES))
     points = grid_points(cfg)
+    resources.enforce(resources.sweep_plan([check_spec(cfg, pt) for pt in points], executor=executor, jobs=jobs,
+                                           scheduler=scheduler), progress)
+    report.ensure_writable(out)
     driven = drive([task_key(cfg, pt) for pt in points], lambda i: SweepTask(cfg, points[i],
                    prepare_point(cfg, points[i])), encode=dict, decode=_record, describe=_describe,
                    noun="grid points", run_dir=out, resume=resume, progress=progress, executor=executor,
-                   jobs=jobs, scheduler=scheduler)
+                   jobs=jobs, scheduler=scheduler, blas_threads=blas_threads)
     done = [i for i, rec in enumerate(driven.results) if rec is not None]
     records = [driven.results[i] for i in done]
     meta = {**report.provenance(), "config": str(cfg.path), "seed": cfg.seed, "problem": cfg.problem,
@@ -365,7 +375,7 @@ def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None, *, ex
 def _cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     payload = run_sweep(load(args.config), out, progress=sys.stderr, executor=args.executor, jobs=args.jobs,
-                        scheduler=args.scheduler, resume=args.resume)
+                        scheduler=args.scheduler, resume=args.resume, blas_threads=args.blas_threads)
     print(f"{len(payload['records'])} grid points: {out / 'sweep.json'}; {len(payload['plots'])} plots in "
           f"{out / 'plots'}")
     if payload["failed"]:

@@ -84,7 +84,8 @@ def run_theorem_check(theorem: Theorem | str, out: Path, seed: int = 0, alpha: f
 def failure_message(res: CheckResult, plot: Path | None) -> str:
     """What a failing test says: theorem, verdict, reason, slack, stepsize and the plot's path."""
     slack = "n/a" if res.slack is None else f"{res.slack:.4g} (bound/observed mean, at T = {res.slack_T})"
-    lemma = "" if res.lemma is None or "verdict" not in res.lemma else f"; one-step check: {res.lemma['verdict']}"
+    status, _ = report.lemma_status(res.lemma)
+    lemma = "" if status == "–" else f"; one-step check: {report.lemma_text(res)}"
     where = str(plot) if plot is not None else "not drawn (no matplotlib)"
     return (f"theorem {res.theorem!r} on {res.problem} ({res.sketch} sketch, p={res.p}, r={res.r}, "
             f"{res.seeds} runs x {res.iters} steps): verdict {report.verdict_label(res)}: {res.reason}; "
