@@ -1,6 +1,7 @@
 """Tests of the exact second-moment recursion's parts (verify/exact): the blockwise sketch operator against an
 exact enumeration of the projections, the problems' quadratic structure against their oracles, the
-compressors' moments against enumeration, the combinators' algebra, and the refusals."""
+compressors' moments against enumeration, the combinators' algebra, the adjoints (every combinator and every
+estimator's chain: ⟨Y, 𝒯(S)⟩ = ⟨𝒯*(Y), S⟩; the sketch maps are self-adjoint), and the refusals."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from verify import problems, sketch
 from verify.compressors import make_compressor
 from verify.estimators import make_estimator
 from verify.exact.engine import exact_chain, sketch_operator
-from verify.exact.maps import ExactUnsupported, Fixed, MeanOfIid, Mixture, Noise, Sum, Uniform
+from verify.exact.maps import Compressed, Embed, ExactUnsupported, Fixed, MeanOfIid, Mixture, Noise, Sum, Uniform
 from verify.exact.quadratic import unvec, vec
+from verify.moments import coordinates, fixed_support, isotropic, rademacher
 from verify.projection import BernoulliProjector
 from verify.stepsizes import ConstantStep, PolyakStep
 
@@ -139,6 +141,154 @@ def test_combinators_match_enumeration() -> None:
     # batched and linear
     S2 = np.stack([S, 2 * S])
     assert np.allclose(mix.second(S2)[1], 2 * mix.second(S))
+
+
+def _sym(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    X = rng.standard_normal(shape)
+    return X + np.swapaxes(X, -1, -2)
+
+
+def _inner(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Frobenius ``⟨X, Y⟩`` matrix by matrix of a batch."""
+    return np.einsum("...ij,...ij->...", X, Y)
+
+
+def _assert_adjoint(forward, adjoint, S: np.ndarray, Y: np.ndarray, rtol: float = 1e-12) -> None:  # noqa: ANN001
+    """⟨Y, forward(S)⟩ = ⟨adjoint(Y), S⟩ for a batch, relative to the sizes of the terms."""
+    lhs, rhs = _inner(Y, forward(S)), _inner(adjoint(Y), S)
+    size = np.sqrt(_inner(Y, Y) * _inner(S, S)) * (1 + np.abs(lhs))
+    assert np.all(np.abs(lhs - rhs) <= rtol * size), (lhs, rhs)
+
+
+def _combinators(rng: np.random.Generator) -> dict:
+    """Every combinator (and nestings the estimators use), on 4 columns (the last is the constant) → 3 rows."""
+    cols, rows = 4, 3
+    mats = rng.standard_normal((3, rows, cols))
+    mats[:, :, 1] = 0.0                                  # a column no M_i uses
+    F = rng.standard_normal((rows, cols))
+    G = rng.standard_normal((rows, cols))
+    G[:, 0] = 0.0
+    L = rng.standard_normal((rows, rows))
+    cov = L @ L.T
+    U = Uniform(mats)
+    noise = Noise(cov, cols, one=cols - 1)
+    _, randk = make_compressor("rand-k:k=2").linear_moments(rows)
+    return {
+        "fixed": Fixed(F),
+        "noise": noise,
+        "uniform": U,
+        "sum": Sum([Fixed(F), U, noise]),
+        "mean-of-iid": MeanOfIid(U, 3),
+        "mixture": Mixture([0.25, 0.75], [Fixed(G), Sum([Fixed(F), MeanOfIid(U, 2)])]),
+        "compressed": Compressed(1.0, randk, Sum([Fixed(F), U])),
+        "embed": Embed(Compressed(1.0, randk, Fixed(G)), 2, 7),
+        "sum-of-embeds": Sum([Fixed(rng.standard_normal((6, cols))), Embed(Compressed(1.0, randk, Fixed(F)), 0, 6),
+                              Embed(Compressed(1.0, randk, Fixed(G)), 3, 6)]),
+    }
+
+
+@pytest.mark.parametrize("name", ["fixed", "noise", "uniform", "sum", "mean-of-iid", "mixture", "compressed", "embed",
+                                  "sum-of-embeds"])
+def test_combinator_adjoint_is_the_adjoint_of_its_second_moment(name: str) -> None:
+    """⟨Y, E[U S Uᵀ]⟩ = ⟨E[Uᵀ Y U], S⟩ for random symmetric S and Y, single and batched; the adjoints are
+    symmetric and linear."""
+    rng = _rng(10, len(name))
+    U = _combinators(rng)[name]
+    S, Y = _sym(rng, U.cols, U.cols), _sym(rng, U.rows, U.rows)
+    _assert_adjoint(U.second, U.adjoint_second, S, Y)
+    Sb, Yb = _sym(rng, 2, 5, U.cols, U.cols), _sym(rng, 2, 5, U.rows, U.rows)
+    _assert_adjoint(U.second, U.adjoint_second, Sb, Yb)
+    out = U.adjoint_second(Yb)
+    assert out.shape == (2, 5, U.cols, U.cols)
+    assert np.allclose(out, np.swapaxes(out, -1, -2), rtol=0, atol=1e-12 * np.max(np.abs(out)))
+    assert np.allclose(out[1, 2], U.adjoint_second(Yb[1, 2]), rtol=1e-13, atol=1e-13)
+
+
+def test_combinator_adjoints_match_enumeration() -> None:
+    """E[Uᵀ Y U] by brute force: a mean of 2 i.i.d. uniform draws (9 ordered pairs), a fixed part plus a uniform
+    part plus noise (E[ξᵀYξ] = tr(Σ_ξ Y) on the constant), and a rand-k compressed map (every mask)."""
+    rng = _rng(11)
+    cols, rows = 4, 3
+    mats = rng.standard_normal((3, rows, cols))
+    F = rng.standard_normal((rows, cols))
+    Y = _sym(rng, rows, rows)
+    cov = np.diag([1.0, 2.0, 3.0])
+    U = Uniform(mats)
+    pairs = [(mats[i] + mats[j]) / 2 for i in range(3) for j in range(3)]
+    assert np.allclose(MeanOfIid(U, 2).adjoint_second(Y), np.mean([M.T @ Y @ M for M in pairs], axis=0))
+    expected = np.mean([(F + M).T @ Y @ (F + M) for M in mats], axis=0)
+    expected[-1, -1] += np.trace(cov @ Y)
+    assert np.allclose(Sum([Fixed(F), U, Noise(cov, cols, one=cols - 1)]).adjoint_second(Y), expected)
+    comp = make_compressor("rand-k:k=2")
+    scale, moment = comp.linear_moments(rows)
+    masks = [np.diag(np.isin(np.arange(rows), S).astype(float)) * (rows / 2)
+             for S in itertools.combinations(range(rows), 2)]
+    expected = np.mean([F.T @ Q.T @ Y @ Q @ F for Q in masks], axis=0)
+    assert np.allclose(Compressed(scale, moment, Fixed(F)).adjoint_second(Y), expected)
+
+
+@pytest.mark.parametrize("moment", [isotropic(5, 2), coordinates(5, 2, False), coordinates(4, 3, True),
+                                    rademacher(4, 2), fixed_support(4, 2)],
+                         ids=["isotropic", "coordinates", "coordinates-wr", "rademacher", "fixed-support"])
+def test_second_moment_maps_are_self_adjoint(moment) -> None:  # noqa: ANN001
+    """Y ↦ M ∘ Y + b (Yᵀ + tr(Y) I) is self-adjoint for the Frobenius inner product, on any (non-symmetric)
+    matrices: so E[Hᵀ Y H] = E[H Y H] is the same map (a compressor's E[Qᵀ Y Q] likewise)."""
+    rng = _rng(12, moment.d)
+    S, Y = rng.standard_normal((3, moment.d, moment.d)), rng.standard_normal((3, moment.d, moment.d))
+    _assert_adjoint(moment.apply, moment.apply, S, Y)
+    assert np.allclose(moment.matrix(), moment.matrix().T)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "haar", "coordinates"])
+@pytest.mark.parametrize(("m", "n", "p"), [(4, 3, 0.3), (2, 5, 0.7)])
+def test_sketch_operator_is_self_adjoint(name: str, m: int, n: int, p: float) -> None:
+    """⟨Y, E[P S P]⟩ = ⟨E[P Y P], S⟩ on non-symmetric matrices, P = I_n ⊗ H_B or H_A ⊗ I_m (symmetric):
+    SketchOperator.second also serves as Y ↦ E[Pᵀ Y P] in the adjoint of the move."""
+    dist = sketch.make(name)
+    op = sketch_operator(BernoulliProjector(p, 2, dist, dist), m, n)
+    rng = _rng(13, m, n)
+    S, Y = rng.standard_normal((2, m * n, m * n)), rng.standard_normal((2, m * n, m * n))
+    _assert_adjoint(op.second, op.second, S, Y)
+    assert np.allclose(op.mean, op.mean.T)
+
+
+LS_ = "least-squares:m=4,n=3,N=8,kappa=5,noise=0.5"
+LS_NOISY = "least-squares:m=4,n=3,kappa=5,sigma=0.3,noise=0.2"
+FED_ = "federated-ls:m=4,n=3,M=3,N_i=6,kappa=5"
+#: Every estimator's exact chain (as in test_exact_model; EF21 takes no linear compressor but the identity).
+CHAINS = [
+    ("gd", LS_, "gd", {}),
+    ("sgd-noise", "isotropic-quadratic:m=4,n=3,sigma=0.5", "sgd", {}),
+    ("sgd-rows", LS_, "sgd", {"batch": 2}),
+    ("page-rows", LS_, "page", {"q": 0.3, "batch_prime": 2}),
+    ("page-noise", "isotropic-quadratic:m=4,n=3,sigma=0.5", "page", {"q": 0.3, "batch_prime": 2}),
+    ("mvr-noise", LS_NOISY, "mvr", {"b": 0.3, "batch": 2, "batch0": 3}),
+    ("mvr-rows", LS_, "mvr", {"b": 0.3, "batch": 2, "batch0": 3}),
+    ("qgd-randk", FED_, "qgd", {"compressor": "rand-k:k=3"}),
+    ("marina-randk", FED_, "marina", {"q": 0.3, "compressor": "rand-k:k=3"}),
+    ("ef21-identity", FED_, "ef21", {"compressor": "identity"}),
+]
+
+
+@pytest.mark.parametrize("sk", ["gaussian", "haar", "coordinates"])
+@pytest.mark.parametrize(("label", "spec", "name", "params"), CHAINS, ids=[c[0] for c in CHAINS])
+def test_chain_adjoints(label: str, spec: str, name: str, params: dict, sk: str) -> None:
+    """⟨Y, 𝒯(S)⟩ = ⟨𝒯*(Y), S⟩ for the lift, the move, the update and the step (𝒯* = move* ∘ update*), on random
+    symmetric batches, p = 0.3, m ≠ n; the adjoint step is the pull-back of a form: E_t[ẑ⁺ᵀ Y ẑ⁺] = ẑᵀ 𝒯*(Y) ẑ."""
+    P = problems.make(spec)
+    dist = sketch.make(sk)
+    chain = exact_chain(P, make_estimator(name, **params), BernoulliProjector(0.3, 2, dist, dist),
+                        0.3 / float(P.constants["L"].value))
+    lay = chain.layout
+    rng = _rng(14, CHAINS.index((label, spec, name, params)), len(sk))
+    Sz, Yz, Sy = _sym(rng, 3, lay.Dz, lay.Dz), _sym(rng, 3, lay.Dz, lay.Dz), _sym(rng, 3, lay.Dy, lay.Dy)
+    _assert_adjoint(chain.lift, chain.adjoint_lift, _sym(rng, 3, lay.N + 1, lay.N + 1), Yz)
+    _assert_adjoint(chain.move, chain.adjoint_move, Sz, _sym(rng, 3, lay.Dy, lay.Dy))
+    _assert_adjoint(chain.update, chain.adjoint_update, Sy, Yz)
+    _assert_adjoint(chain.step, chain.adjoint_step, Sz, Yz)
+    z = rng.standard_normal(lay.Dz)
+    z[-1] = 1.0
+    assert np.isclose(_inner(Yz[0], chain.step(np.outer(z, z))), z @ chain.adjoint_step(Yz[0]) @ z, rtol=1e-12)
 
 
 def _gd(spec: str = "least-squares:m=4,n=3,N=8", sk: str = "gaussian", r: int = 1) -> tuple:

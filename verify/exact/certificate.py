@@ -12,8 +12,11 @@ quadratic form in the homogeneous state ``x = (z, 1)``:
   MARINA, EF21); for a memoryless one (GD, SGD, QGD) ``z = w`` and ``E_t`` also averages over the draw of
   ``G^t`` at ``W^t`` (as :mod:`verify.lemma` redraws it), through the estimator's ``init`` map;
 * ``E_t Φ_{t+1} = ⟨Φ̂, 𝒯(x xᵀ)⟩ = xᵀ Q_next x`` with ``𝒯`` the (linear) one-step map of the second moment
-  and ``Φ̂`` the matrix of ``Φ`` on ``ẑ``; ``Q_next`` is read off by applying ``𝒯`` to the symmetric basis
-  ``(e_i e_jᵀ + e_j e_iᵀ)/2`` in one batch (the same code as the forward recursion);
+  and ``Φ̂`` the matrix of ``Φ`` on ``ẑ``, so ``Q_next = 𝒯*(Φ̂)`` with ``𝒯*`` the adjoint of ``𝒯`` for the
+  Frobenius inner product: ``⟨Φ̂, 𝒯(x xᵀ)⟩ = ⟨𝒯*(Φ̂), x xᵀ⟩``.  ``𝒯 = update ∘ move`` (after ``lift``,
+  the draw of ``G^t``, when memoryless), so ``𝒯* = move* ∘ update*`` (then ``lift*``): one application of
+  the adjoint maps (:mod:`verify.exact.engine`, ``E[M̂ᵀ Φ̂ M̂]`` for the random map ``M̂`` of the lifted state;
+  the noise reaches the form only through its constant coordinate);
 * ``Φ_t = xᵀ Q_Φ x``, ``‖∇f‖² = wᵀ A² w``, ``δ = ½ wᵀ A w`` and ``d = d·x_last²``.
 
 So the inequality holds for every state iff ``Q = Q_next − a Q_Φ + c Q_prog − d e_last e_lastᵀ ≼ 0``:
@@ -28,14 +31,16 @@ symmetrised ``Q``:
 
 **Tolerance.** ``scale = ‖Q_next‖₂ + |a|‖Q_Φ‖₂ + |c|‖Q_prog‖₂ + |d|`` is the size of the terms that cancel
 in ``Q``.  Each entry of ``Q`` is a sum of products of at most a few matrix products of order
-``D_y = 2mn + D_s + 1``, so its rounding error is at most about ``c D_y ε · scale`` (Higham, *Accuracy and
-Stability of Numerical Algorithms*, §3.5, ``γ_k ≈ kε`` per inner product); ``‖ΔQ‖₂ ≤ ‖ΔQ‖_F ≤ D_x max|ΔQ_ij|``
-and Weyl's inequality ``|λ_max(Q + ΔQ) − λ_max(Q)| ≤ ‖ΔQ‖₂`` give
-``tol = 10 · D_x · D_y · ε · scale`` (``D_x`` the length of ``x``; about 1e-11 of the scale here).  A
-claimed decrease 1 % too large moves ``λ_max`` by about 1e-2 of the decrease form's size, nine orders above.
+``D_y = 2mn + D_s + 1`` (the adjoint maps are the forward ones transposed), so its rounding error is at most
+about ``c D_y ε · scale`` (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.5, ``γ_k ≈ kε`` per
+inner product); ``‖ΔQ‖₂ ≤ ‖ΔQ‖_F ≤ D_x max|ΔQ_ij|`` and Weyl's inequality
+``|λ_max(Q + ΔQ) − λ_max(Q)| ≤ ‖ΔQ‖₂`` give ``tol = 10 · D_x · D_y · ε · scale`` (``D_x`` the length of
+``x``; about 1e-11 of the scale here).  A claimed decrease 1 % too large moves ``λ_max`` by about 1e-2 of the
+decrease form's size, nine orders above.
 
-**Size.** ``Q_next`` costs ``D_x(D_x + 1)/2`` applications of the one-step map (in batches), so the form's
-dimension is limited to :data:`MAX_CERT_DIM` (64); larger instances are refused.
+**Size.** ``Q_next`` costs one application of the adjoint one-step map (about one forward step) and the
+decision a few dozen top eigenvalues of a ``D_x × D_x`` matrix, so the form's dimension is limited only by the
+recursion's :data:`~verify.exact.maps.MAX_STATE` (``D_x ≤ 401``).
 
 **Tightness.** The decrease a record claims is ``c progress_t`` (non-convex records, ``a ≥ 1``) or
 ``(1 − a) Φ_t`` (PŁ records, ``c = 0``).  :attr:`Certificate.tightness` is the largest factor ``s`` by which
@@ -60,14 +65,9 @@ from verify.exact.engine import ExactChain
 from verify.exact.maps import ExactUnsupported
 from verify.exact.prepared import chain_for, theorem_values
 
-__all__ = ["MAX_CERT_DIM", "Certificate", "OneStepForms", "Witness", "certify", "one_step_forms"]
+__all__ = ["Certificate", "OneStepForms", "Witness", "certify", "one_step_forms"]
 
 _EPS = float(np.finfo(float).eps)
-_CHUNK_ENTRIES = 2**22
-"""Entries of the batch of second moments pushed through the one-step map at once (32 MiB of float64)."""
-
-MAX_CERT_DIM = 64
-"""Largest dimension ``D_x`` of the one-step form (``mn + 1`` memoryless, ``mn + D_s + 1`` with memory)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,24 +94,6 @@ class OneStepForms:
         return float(x @ Q @ x)
 
 
-def _basis(D: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The symmetric basis ``(e_i e_jᵀ + e_j e_iᵀ)/2``, ``i ≤ j``, as a batch, and its indices."""
-    i, j = np.triu_indices(D)
-    B = np.zeros((len(i), D, D))
-    k = np.arange(len(i))
-    B[k, i, j] += 0.5
-    B[k, j, i] += 0.5
-    return B, i, j
-
-
-def _form(values: np.ndarray, i: np.ndarray, j: np.ndarray, D: int) -> np.ndarray:
-    """The symmetric ``Q`` with ``⟨Q, basis_k⟩ = values_k``, i.e. ``Q_ij = Q_ji = values_k``."""
-    Q = np.zeros((D, D))
-    Q[i, j] = values
-    Q[j, i] = values
-    return Q
-
-
 def one_step_forms(chain: ExactChain, phi_delta: float, phi_err: float, progress: str) -> OneStepForms:
     r"""``E_t Φ_{t+1}``, ``Φ_t`` and the progress as quadratic forms in the state (module docstring).
 
@@ -131,19 +113,11 @@ def one_step_forms(chain: ExactChain, phi_delta: float, phi_err: float, progress
     if chain.transition.error is not None:
         Phi += phi_err * chain.transition.error
     memoryless = chain.transition.memoryless
-    D = N + 1 if memoryless else lay.Dz
-    if D > MAX_CERT_DIM:
-        raise ExactUnsupported(f"the one-step form has dimension {D}, above the certificate's limit {MAX_CERT_DIM} "
-                               f"(it applies the one-step map to D(D+1)/2 basis matrices)")
-    B, i, j = _basis(D)
-    nxt_v, now_v = np.empty(len(i)), np.empty(len(i))
-    chunk = max(1, _CHUNK_ENTRIES // lay.Dy**2)
-    for start in range(0, len(i), chunk):
-        Bc = B[start:start + chunk]
-        Sz = chain.lift(Bc) if memoryless else Bc
-        nxt_v[start:start + chunk] = np.einsum("ab,kab->k", Phi, chain.step(Sz))
-        now_v[start:start + chunk] = np.einsum("ab,kab->k", Phi, Sz)
-    nxt, now = _form(nxt_v, i, j, D), _form(now_v, i, j, D)
+    nxt = chain.adjoint_step(Phi)                      # E_t Φ_{t+1} = ẑᵀ 𝒯*(Φ̂) ẑ
+    now = Phi
+    if memoryless:                                     # ẑ = (w, s⁰(w), 1) from x = (w, 1): pull back through lift
+        nxt, now = chain.adjoint_lift(nxt), chain.adjoint_lift(now)
+    D = nxt.shape[0]
     prog = np.zeros((D, D))
     prog[:N, :N] = quad.A @ quad.A if progress == "grad_sq" else 0.5 * quad.A
     const = np.zeros((D, D))

@@ -29,6 +29,29 @@ because ``vec(H_B G) = (I_n ⊗ H_B) vec G`` and ``vec(G H_A) = (H_A ⊗ I_m) ve
 Every operation is linear in ``Σ`` and accepts a batch ``(..., D, D)``.  Expectations of the measures:
 ``E[f − f*] = ½ tr(A Σ_ww)``, ``E‖∇f‖² = tr(A² Σ_ww)``, ``E‖W − W*‖² = tr Σ_ww``, ``E err = ⟨E_err, Σ⟩``.
 
+Adjoints
+--------
+Each operation is ``Σ ↦ E[M̂ Σ M̂ᵀ]`` for a random matrix ``M̂`` of the lifted state (the constant 1 is a
+coordinate, so the affine parts and the noise are columns of ``M̂``), and its adjoint for the Frobenius inner
+product on symmetric matrices is ``Y ↦ E[M̂ᵀ Y M̂]``: ``⟨Y, E[M̂ Σ M̂ᵀ]⟩ = ⟨E[M̂ᵀ Y M̂], Σ⟩``.  It maps a
+quadratic form of the output state to the form of the input state with the same expectation, so
+``E_t ẑ_{t+1}ᵀ Φ̂ ẑ_{t+1} = ẑ_tᵀ 𝒯*(Φ̂) ẑ_t`` with ``𝒯* = move* ∘ update*`` (the reverse order of
+``𝒯 = update ∘ move``):
+
+* **move***, ``M̂ = [J − γ P K̂; I]``: with ``Y`` in blocks ``(w⁺, ẑ)``,
+
+  .. math:: \mathrm{move}^*(Y) = Y_{zz} + B^\top Y_{w z} + Y_{z w} B + J^\top Y_{ww} J
+            - \gamma\,(J^\top Y_{ww} E[P] \hat K + \hat K^\top E[P]^\top Y_{ww} J)
+            + \gamma^2\,\hat K^\top E[P^\top Y_{ww} P]\,\hat K,\qquad B = J - \gamma E[P]\hat K;
+
+  ``P`` is a symmetric projection, so ``Y ↦ E[Pᵀ Y P] = E[P Y P]`` is the same :class:`SketchOperator` map
+  (it is self-adjoint);
+* **update***, ``M̂`` the rows ``(w⁺, U, 1)``: ``U``'s adjoint ``𝒰*`` on the ``(s, s)`` block of ``Y``, the
+  cross blocks through ``Ū``, the ``(w⁺, 1)`` block copied;
+* **lift*** likewise with the estimator's ``init``.
+
+One application costs about one forward step.
+
 Sizes: ``m·n ≤`` :data:`~verify.exact.maps.MAX_MN` (100) and ``m·n + D_s ≤``
 :data:`~verify.exact.maps.MAX_STATE` (400); a step costs a few dense products of ``(2mn + D_s + 1)``-square
 matrices (and, for a finite sum of ``K`` components, ``K`` small ones).  Float64 throughout: the recursion is
@@ -56,6 +79,9 @@ MEASURES = ("avg_grad_sq", "weighted_grad_sq", "gap_last", "lyapunov", "dist_las
 @dataclass(frozen=True, eq=False)
 class SketchOperator:
     r"""``E[P]`` and ``Y ↦ E[P Y P]`` on ``mn × mn`` matrices (column-major ``vec``; module docstring).
+
+    ``P`` is symmetric (``H_B``, ``H_A`` are orthogonal projections), so ``Y ↦ E[P Y P]`` is self-adjoint for
+    the Frobenius inner product (``⟨Z, P Y P⟩ = ⟨P Z P, Y⟩``): :meth:`second` is also ``Y ↦ E[Pᵀ Y P]``.
 
     Attributes
     ----------
@@ -227,6 +253,42 @@ class ExactChain:
         """``Σ_{t+1}`` from ``Σ_t`` (batched, linear)."""
         return self.update(self.move(S))
 
+    # -- adjoints (module docstring): Y ↦ E[M̂ᵀ Y M̂] on symmetric Y, batched ------------------------------
+    def adjoint_move(self, Y: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`move`: ``(Dy, Dy) → (Dz, Dz)``."""
+        N, g = self.layout.N, self.gamma
+        K = self._K()
+        EP = self.sketch.mean
+        Yww, Ywz = Y[..., :N, :N], Y[..., :N, N:]
+        B = -g * (EP @ K)                               # E[w⁺ row map] = J − γ E[P] K̂
+        B[:, :N] += np.eye(N)
+        cross = B.T @ Ywz
+        out = Y[..., N:, N:] + cross + np.swapaxes(cross, -1, -2)
+        YPK = Yww @ (EP @ K)                            # Y_ww E[P] K̂, (N, Dz)
+        out[..., :N, :N] += Yww
+        out[..., :N, :] -= g * YPK
+        out[..., :, :N] -= g * np.swapaxes(YPK, -1, -2)
+        out += g * g * (K.T @ self.sketch.second(Yww) @ K)   # E[Pᵀ Y P] = E[P Y P]
+        return 0.5 * (out + np.swapaxes(out, -1, -2))
+
+    def adjoint_update(self, Y: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`update`: ``(Dz, Dz) → (Dy, Dy)``."""
+        lay, U = self.layout, self.transition.update
+        N = lay.N
+        keep = np.r_[0:N, lay.one]
+        idx_k = np.r_[0:N, lay.Dz - 1]
+        idx_s = np.arange(N, N + lay.Ds)
+        out = U.adjoint_second(Y[..., idx_s[:, None], idx_s[None, :]])
+        ksU = Y[..., idx_k[:, None], idx_s[None, :]] @ U.mean   # (N + 1, Dy)
+        out[..., keep, :] += ksU
+        out[..., :, keep] += np.swapaxes(ksU, -1, -2)
+        out[..., keep[:, None], keep[None, :]] += Y[..., idx_k[:, None], idx_k[None, :]]
+        return 0.5 * (out + np.swapaxes(out, -1, -2))
+
+    def adjoint_step(self, Y: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`step`: ``ẑ_tᵀ adjoint_step(Y) ẑ_t = E_t[ẑ_{t+1}ᵀ Y ẑ_{t+1}]``."""
+        return self.adjoint_move(self.adjoint_update(Y))
+
     def lift(self, X: np.ndarray) -> np.ndarray:
         """``Σ`` of ``ẑ = (w, s⁰(w), 1)`` from ``X = E[x xᵀ]``, ``x = (w, 1)``: the estimator's init draw (batched)."""
         lay, I0 = self.layout, self.transition.init
@@ -239,6 +301,17 @@ class ExactChain:
         out[..., idx_s[:, None], idx_x[None, :]] = sx
         out[..., idx_x[:, None], idx_s[None, :]] = np.swapaxes(sx, -1, -2)
         out[..., idx_s[:, None], idx_s[None, :]] = I0.second(X)
+        return 0.5 * (out + np.swapaxes(out, -1, -2))
+
+    def adjoint_lift(self, Y: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`lift`: ``(Dz, Dz) → (N + 1, N + 1)``."""
+        lay, I0 = self.layout, self.transition.init
+        N = lay.N
+        idx_x = np.r_[0:N, lay.Dz - 1]
+        idx_s = np.arange(N, N + lay.Ds)
+        xsI = Y[..., idx_x[:, None], idx_s[None, :]] @ I0.mean  # (N + 1, N + 1)
+        out = Y[..., idx_x[:, None], idx_x[None, :]] + xsI + np.swapaxes(xsI, -1, -2)
+        out = out + I0.adjoint_second(Y[..., idx_s[:, None], idx_s[None, :]])
         return 0.5 * (out + np.swapaxes(out, -1, -2))
 
     def initial(self, W0: np.ndarray) -> np.ndarray:

@@ -8,7 +8,22 @@ coordinate is the constant 1 (homogeneous coordinates, so ``U y`` is affine in t
 
 since ``E[U y yᵀ] = Ū S`` and ``E[(U y)(U y)ᵀ] = 𝒰(S)``.  Every map here is **linear** in ``S`` (the
 constant coordinate enters through ``S[one, one]``, never as a literal 1), and accepts a batch of
-matrices ``S`` of shape ``(..., cols, cols)``; the one-step certificates rely on both.
+matrices ``S`` of shape ``(..., cols, cols)``.
+
+Each map also gives the **adjoint** of ``𝒰`` for the Frobenius inner product ``⟨X, Y⟩ = tr(Xᵀ Y)``,
+
+.. math:: \mathcal U^*(Y) = \mathbb E[U^\top Y U],\qquad
+          \langle Y, \mathcal U(S)\rangle = \langle \mathcal U^*(Y), S\rangle,
+
+on ``(..., rows, rows)`` batches (``adjoint_second``).  It pulls a quadratic form ``y ↦ yᵀ Y y`` of the
+output back to the form ``x ↦ E[(Ux)ᵀ Y (Ux)] = xᵀ 𝒰*(Y) x`` of the input: one application of the adjoint
+gives the form that ``D(D+1)/2`` applications of ``𝒰`` to a basis would (the one-step certificates use
+it).  Additive noise ``U = ξ e_oneᵀ`` pulls back to ``tr(Σ_ξ Y)`` on the constant coordinate only
+(``𝒰*(Y) = tr(Σ_ξ Y) e_one e_oneᵀ``).  The adjoint column of the table below follows from the ``𝒰`` column
+by transposing each product (``Sum``, ``MeanOfIid`` use the same independence); for ``Compressed`` it is
+``𝒰_X*(𝒬*(Y))``, and ``𝒬* = 𝒬`` because every :class:`~verify.moments.SecondMoment` map,
+``Y ↦ M ∘ Y + b (Yᵀ + tr(Y) I)``, is self-adjoint (``⟨Z, M∘Y⟩ = ⟨M∘Z, Y⟩``, ``⟨Z, Yᵀ⟩ = ⟨Zᵀ, Y⟩``,
+``⟨Z, tr(Y) I⟩ = tr Z tr Y``).
 
 Combinators (``M`` a fixed matrix, ``X_k`` independent random maps):
 
@@ -25,6 +40,21 @@ map                 ``Ū``                                        ``𝒰(S)``
                                                                  ``E Q = s I``, ``𝒬(Y) = E[Q Y Qᵀ]``)
 ``Embed(X, o, R)``  ``Ū`` in rows ``o..o+rows`` of ``R`` rows     ``𝒰(S)`` in that diagonal block, zeros elsewhere
 =================== =========================================== ===================================================
+
+and their adjoints (``Ū = Σ Ū_k`` for ``Sum``):
+
+==================== =================================================================================
+map                  ``𝒰*(Y)``
+==================== =================================================================================
+``Fixed(M)``         ``Mᵀ Y M``
+``Noise(Σ_ξ)``       ``tr(Σ_ξ Y)`` at ``[one, one]``, zeros elsewhere
+``Uniform(M_i)``     ``(1/K) Σ M_iᵀ Y M_i``
+``Sum(X_k)``         ``Ūᵀ Y Ū + Σ_k (𝒰_k*(Y) − Ū_kᵀ Y Ū_k)``
+``MeanOfIid(X, b)``  ``Ūᵀ Y Ū + (𝒰*(Y) − Ūᵀ Y Ū)/b``
+``Mixture(π_k,X_k)`` ``Σ π_k 𝒰_k*(Y)``
+``Compressed(Q,X)``  ``𝒰*(𝒬(Y))`` (``𝒬* = 𝒬``)
+``Embed(X, o, R)``   ``𝒰*`` of the diagonal block ``Y[o..o+rows, o..o+rows]``
+==================== =================================================================================
 
 ``Sum`` uses independence: ``E[X_k S X_lᵀ] = Ū_k S Ū_lᵀ`` for ``k ≠ l``.  ``Mixture`` is a coin (PAGE,
 MARINA).  ``MeanOfIid`` is a minibatch drawn with replacement.
@@ -94,6 +124,11 @@ class RandomAffine(Protocol):
         """``E[U S Uᵀ]`` for ``S`` of shape ``(..., cols, cols)``; shape ``(..., rows, rows)``."""
         ...
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        """``E[Uᵀ Y U]`` for ``Y`` of shape ``(..., rows, rows)``; shape ``(..., cols, cols)``: the adjoint of
+        :meth:`second` (``⟨Y, E[U S Uᵀ]⟩ = ⟨E[Uᵀ Y U], S⟩``)."""
+        ...
+
 
 def _sandwich(M: np.ndarray, S: np.ndarray) -> np.ndarray:
     """``M S Mᵀ`` for a batch ``S`` ``(..., c, c)``, using only the non-zero columns of ``M``."""
@@ -103,6 +138,16 @@ def _sandwich(M: np.ndarray, S: np.ndarray) -> np.ndarray:
     Mu = M[:, used]
     Su = S[..., used[:, None], used[None, :]]
     return Mu @ Su @ Mu.T
+
+
+def _adjoint_sandwich(M: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``Mᵀ Y M`` for a batch ``Y`` ``(..., r, r)``, computed on the non-zero columns of ``M`` only."""
+    used = np.flatnonzero(np.any(M != 0, axis=0))
+    out = np.zeros((*Y.shape[:-2], M.shape[1], M.shape[1]))
+    if used.size:
+        Mu = M[:, used]
+        out[..., used[:, None], used[None, :]] = Mu.T @ Y @ Mu
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,12 +171,16 @@ class Fixed:
     def second(self, S: np.ndarray) -> np.ndarray:
         return _sandwich(self.matrix, S)
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        return _adjoint_sandwich(self.matrix, Y)
+
 
 @dataclass(frozen=True, eq=False)
 class Noise:
     """An additive zero-mean vector ``ξ`` with covariance ``cov``, independent of everything.
 
-    As a map on ``y`` it is ``U = ξ e_oneᵀ``: ``Ū = 0`` and ``𝒰(S) = cov · S[one, one]``.
+    As a map on ``y`` it is ``U = ξ e_oneᵀ``: ``Ū = 0``, ``𝒰(S) = cov · S[one, one]`` and
+    ``𝒰*(Y) = E[e_one ξᵀ Y ξ e_oneᵀ] = tr(cov Y) e_one e_oneᵀ`` (the noise only adds a constant to a form).
     """
 
     cov: np.ndarray
@@ -148,6 +197,11 @@ class Noise:
 
     def second(self, S: np.ndarray) -> np.ndarray:
         return self.cov * S[..., self.one, self.one][..., None, None]
+
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        out = np.zeros((*Y.shape[:-2], self.cols, self.cols))
+        out[..., self.one, self.one] = np.einsum("ij,...ij->...", self.cov, Y)  # ⟨cov, Y⟩ = tr(cov Y)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,6 +240,20 @@ class Uniform:
         MS = Mu @ Su[..., None, :, :]                      # (..., K, rows, c), batched BLAS products
         return (MS @ np.swapaxes(Mu, -1, -2)).mean(axis=-3)
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        used = self._used
+        Mu = self.matrices[:, :, used]
+        K, rows, c = Mu.shape
+        out = np.zeros((*Y.shape[:-2], self.cols, self.cols))
+        if Y.ndim == 2:  # two GEMMs: (rows × rows)(rows × K c), then (c × K rows)(K rows × c)
+            X = Y @ np.swapaxes(Mu, 0, 1).reshape(rows, K * c)        # [r, (k, a)] = (Y M_k)[r, a]
+            inner = np.tensordot(Mu, X.reshape(rows, K, c), axes=([0, 1], [1, 0])) / K
+        else:
+            YM = Y[..., None, :, :] @ Mu                              # (..., K, rows, c)
+            inner = (np.swapaxes(Mu, -1, -2) @ YM).mean(axis=-3)
+        out[..., used[:, None], used[None, :]] = inner
+        return out
+
 
 @dataclass(frozen=True, eq=False)
 class Sum:
@@ -215,6 +283,16 @@ class Sum:
                 out = out - _sandwich(part.mean, S)
         return out
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        out = _adjoint_sandwich(self.mean, Y)
+        for part in self.parts:
+            if isinstance(part, Fixed):  # no fluctuation
+                continue
+            out = out + part.adjoint_second(Y)
+            if not isinstance(part, Noise):
+                out = out - _adjoint_sandwich(part.mean, Y)
+        return out
+
 
 @dataclass(frozen=True, eq=False)
 class MeanOfIid:
@@ -238,6 +316,10 @@ class MeanOfIid:
     def second(self, S: np.ndarray) -> np.ndarray:
         centre = _sandwich(self.part.mean, S)
         return centre + (self.part.second(S) - centre) / self.count
+
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        centre = _adjoint_sandwich(self.part.mean, Y)
+        return centre + (self.part.adjoint_second(Y) - centre) / self.count
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,13 +348,17 @@ class Mixture:
     def second(self, S: np.ndarray) -> np.ndarray:
         return sum(w * p.second(S) for w, p in zip(self.weights, self.parts, strict=True) if w > 0)
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        return sum(w * p.adjoint_second(Y) for w, p in zip(self.weights, self.parts, strict=True) if w > 0)
+
 
 @dataclass(frozen=True, eq=False)
 class Compressed:
     """``Q X`` with a random linear compressor ``Q`` independent of the random map ``X``.
 
     ``scale`` and ``moment`` are a compressor's :meth:`linear_moments` (``E Q = scale · I`` and
-    ``moment.apply(Y) = E[Q Y Qᵀ]`` on ``rows × rows`` matrices).
+    ``moment.apply(Y) = E[Q Y Qᵀ]`` on ``rows × rows`` matrices).  ``E[Qᵀ Y Q]``, the adjoint of that map, is
+    ``moment.apply(Y)`` too: a :class:`~verify.moments.SecondMoment` map is self-adjoint (module docstring).
     """
 
     scale: float
@@ -298,6 +384,9 @@ class Compressed:
     def second(self, S: np.ndarray) -> np.ndarray:
         return self.moment.apply(self.inner.second(S))
 
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        return self.inner.adjoint_second(self.moment.apply(Y))
+
 
 @dataclass(frozen=True, eq=False)
 class Embed:
@@ -322,6 +411,10 @@ class Embed:
         sl = slice(self.offset, self.offset + self.part.rows)
         out[..., sl, sl] = self.part.second(S)
         return out
+
+    def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
+        sl = slice(self.offset, self.offset + self.part.rows)
+        return self.part.adjoint_second(Y[..., sl, sl])
 
 
 @dataclass(frozen=True)
