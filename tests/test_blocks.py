@@ -164,7 +164,8 @@ def test_conclude_is_independent_of_block_order_and_needs_every_block(split_resu
 def test_block_records_round_trip_exactly_with_nonfinite_numbers():
     X = np.array([[1.0, np.inf, 3.0], [2.0, 5.0, np.nan]])
     block = BlockResult(index=2, start=128, runs=2, checkpoints=Moments.of(X), plot=Moments.of(X[:, :2]),
-                        samples=X, diverged_at=4, lemma=None, timings={"runs_s": 0.1, "total_s": 0.2})
+                        samples=X, diverged_at=4, lemma=None, exact={"skipped": "test"},
+                        timings={"runs_s": 0.1, "total_s": 0.2})
     back = from_record(json.loads(json.dumps(block.to_record(), allow_nan=False)))
     assert back.to_record() == block.to_record()
     assert np.array_equal(back.samples, X, equal_nan=True)
@@ -175,7 +176,7 @@ def test_block_records_round_trip_exactly_with_nonfinite_numbers():
 @pytest.mark.parametrize(("drop", "message"), [("plot", "lacks key 'plot'"), ("samples", "malformed block record")])
 def test_bad_block_records_are_value_errors(drop, message):
     rec = BlockResult(0, 0, 2, Moments.of(np.ones((2, 2))), Moments.of(np.ones((2, 2))), np.ones((2, 2)), None, None,
-                      {"runs_s": 0.0, "total_s": 0.0}).to_record()
+                      None, {"runs_s": 0.0, "total_s": 0.0}).to_record()
     if drop == "plot":
         del rec["plot"]
     else:

@@ -33,7 +33,8 @@ DEFAULT_BLOCK_RUNS = 256
 #: How many sample curves (single runs) a check keeps for its plot.
 SAMPLE_CURVES = 5
 #: The fields of a stored block record; a record lacking one is run again.
-RECORD_FIELDS = ("index", "start", "runs", "checkpoints", "plot", "samples", "diverged_at", "lemma", "timings")
+RECORD_FIELDS = ("index", "start", "runs", "checkpoints", "plot", "samples", "diverged_at", "lemma", "exact",
+                 "timings")
 
 
 def block_ranges(runs: int, block_runs: int) -> list[tuple[int, int]]:
@@ -132,7 +133,8 @@ class BlockResult:
     ``checkpoints`` and ``plot`` are the moments of the measure at the check's checkpoints (non-finite
     values as NaN) and plot points; ``samples`` the measure of the block's first runs at the plot points;
     ``diverged_at`` the first step at which any run of the block had a non-finite f; ``lemma`` the
-    one-step check's record (block 0 only; None elsewhere or when skipped without a reason).
+    one-step check's draws (block 0 only; None elsewhere or when skipped without a reason); ``exact`` the
+    exact oracle's record (block 0 only, :func:`verify.exact.in_check.exact_record`; None elsewhere).
     """
 
     index: int
@@ -143,6 +145,7 @@ class BlockResult:
     samples: np.ndarray
     diverged_at: int | None
     lemma: dict[str, Any] | None
+    exact: dict[str, Any] | None
     timings: dict[str, float]
 
     def to_record(self) -> dict[str, Any]:
@@ -150,7 +153,7 @@ class BlockResult:
         return {"index": self.index, "start": self.start, "runs": self.runs,
                 "checkpoints": self.checkpoints.to_record(), "plot": self.plot.to_record(),
                 "samples": [_floats(row) for row in self.samples], "diverged_at": self.diverged_at,
-                "lemma": self.lemma, "timings": dict(self.timings)}
+                "lemma": self.lemma, "exact": self.exact, "timings": dict(self.timings)}
 
 
 def from_record(record: dict[str, Any]) -> BlockResult:
@@ -163,7 +166,7 @@ def from_record(record: dict[str, Any]) -> BlockResult:
         return BlockResult(int(record["index"]), int(record["start"]), int(record["runs"]),
                            Moments.from_record(record["checkpoints"]), Moments.from_record(record["plot"]),
                            samples.reshape(len(record["samples"]), -1), record["diverged_at"], record["lemma"],
-                           dict(record["timings"]))
+                           record["exact"], dict(record["timings"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed block record ({type(exc).__name__}: {exc})") from None
 

@@ -34,6 +34,8 @@ from verify.blocks import merge as merge_blocks
 from verify.constants import ConstantValue, theorem_constants
 from verify.errors import UserError, require
 from verify.estimators import make_estimator
+from verify.exact.in_check import describe_certificate, exact_record
+from verify.exact.model_check import two_sided_moments
 from verify.lemma import OneStepSample, decide_one_step, sample_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
@@ -238,6 +240,7 @@ class CheckResult:
     timings: dict[str, float]
     curve: dict[str, list] = field(repr=False)
     sensitivity: dict[str, float | None] | None = None
+    exact: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
@@ -296,9 +299,11 @@ def _grids(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return checkpoints, plot_T
 
 
-def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int) -> float:
-    """This check's level per test: ``alpha`` over its checkpoints, one-step states and λ interval."""
-    return alpha / (n_checkpoints + prep.spec.lemma_states + (1 if prep.lambda_estimated else 0))
+def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int, model: bool = False) -> float:
+    """This check's level per test: ``alpha`` over its checkpoints, one-step states and λ interval, and, with
+    an exact oracle (``model``), the two-sided model test at every checkpoint."""
+    tests = n_checkpoints * (2 if model else 1) + prep.spec.lemma_states + (1 if prep.lambda_estimated else 0)
+    return alpha / tests
 
 
 def blocks(spec: CheckSpec) -> list[tuple[int, int]]:
@@ -335,12 +340,16 @@ def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm |
     X_plot = measure_values(thm.measure, trace, plot_T, f_star, **shape)
     diverged = stats.first_nonfinite_step(trace.f)
     lemma: dict[str, Any] | None = None
+    exact: dict[str, Any] | None = None
+    if index == 0:
+        exact = exact_record(prep, checkpoints, plot_T)
     if lemma_here:
         lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"], diverged)
     return BlockResult(index=index, start=start, runs=count,
                        checkpoints=Moments.of(np.where(np.isfinite(X), X, np.nan)),
                        plot=Moments.of(X_plot), samples=X_plot[:SAMPLE_CURVES], diverged_at=diverged,
-                       lemma=lemma, timings={"runs_s": t_run, "total_s": time.perf_counter() - t0})
+                       lemma=lemma, exact=_json_safe(exact),
+                       timings={"runs_s": t_run, "total_s": time.perf_counter() - t0})
 
 
 def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str, float],
@@ -376,6 +385,43 @@ def _lemma_result(record: dict[str, Any] | None, alpha_each: float) -> dict[str,
     return _json_safe(asdict(decide_one_step(OneStepSample.from_record(record), alpha_each)))
 
 
+def _exact_outcome(rec: dict[str, Any] | None, raw: dict[str, Any] | None, moments: Moments, checkpoints: np.ndarray,
+                   bound: np.ndarray, bound_at: Any, alpha_each: float,
+                   finite: bool) -> tuple[dict[str, Any] | None, stats.Verdict | None]:
+    """What the exact oracle says (:mod:`verify.exact.in_check`): the result's ``exact`` record and a verdict
+    that overrides the statistical one, or None.
+
+    In this order: the exact expectation above the bound (the theorem is false on this instance, no
+    statistics), the runs' means disagreeing with it two-sidedly at level ``alpha_each`` per checkpoint (the
+    implementation is not the method), the one-step certificate failing (the lemma is false at some state).
+    """
+    if rec is None:
+        return raw, None
+    exact = np.asarray(rec["checkpoints"], dtype=float)
+    floor = stats.FLOOR * float(np.max(np.abs(exact)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((exact > floor) & (bound > floor), bound / exact, np.inf)
+    k = int(np.argmin(ratio))
+    out = dict(rec)
+    out["slack"] = float(ratio[k]) if np.isfinite(ratio[k]) else None
+    out["slack_T"] = int(checkpoints[k])
+    out["slack_final"] = float(ratio[-1]) if np.isfinite(ratio[-1]) else None
+    out["sensitivity"] = asdict(sensitivity(exact, exact, bound, checkpoints, bound_at, floor))
+    verdict = None
+    if ratio[k] < 1 - stats.RTOL:
+        verdict = stats.Verdict("violated", k, f"the exact expectation {exact[k]:.6g} exceeds the bound {bound[k]:.6g}")
+    if finite:
+        model = two_sided_moments(moments, exact, alpha=alpha_each * len(exact))
+        out["model"] = {"verdict": model.verdict, "max_abs_z": model.max_abs_z, "critical": model.critical,
+                        "flags": model.flags, "summary": model.describe()}
+        if verdict is None and model.verdict != "agrees":
+            verdict = stats.Verdict("violated", None, f"model check: the runs are not the method ({model.describe()})")
+    cert = rec.get("certificate", {})
+    if verdict is None and cert.get("holds") is False:
+        verdict = stats.Verdict("violated", None, describe_certificate(cert))
+    return _json_safe(out), verdict
+
+
 def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[BlockResult]) -> CheckResult:
     """Merge the blocks of a check (all of them, any order) and decide (see the module docstring)."""
     spec, thm = prep.spec, prep.theorem
@@ -389,26 +435,30 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
             raise ValueError(f"block {b.index} of check {spec.key()} holds runs {b.start}+{b.runs}, "
                              f"expected {ranges[b.index][0]}+{ranges[b.index][1]}")
     checkpoints, plot_T = _grids(prep)
-    alpha_each = _alpha_each(prep, alpha, len(checkpoints))
+    block0 = next(b for b in results if b.index == 0)
+    exact_rec = block0.exact if block0.exact and "checkpoints" in block0.exact else None
+    alpha_each = _alpha_each(prep, alpha, len(checkpoints), model=exact_rec is not None)
     cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
     bounds = stats.moment_bounds(cp_moments, alpha_each)
     plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
-    lemma = _lemma_result(next(b.lemma for b in results if b.index == 0), alpha_each)
+    lemma = _lemma_result(block0.lemma, alpha_each)
     values = _values(prep)
     slk = None
     sens = None
+    exact = block0.exact
     attained = False
     if not prep.applicable:
         bound_vals = np.full(len(checkpoints), np.nan)
         bound_plot = np.full(len(plot_T), np.nan)
         verdict = stats.Verdict("not_applicable", None, prep.reason)
     else:
-        bound_fn = symbolic.in_T(thm.bound, values, thm)
+        bound_fn = symbolic.in_T(thm.bound, values, thm, float64=True)
 
-        def bound_at(T: np.ndarray) -> np.ndarray:
+        def bound_at(T: np.ndarray) -> np.ndarray:  # for the sensitivity figures only
             return spec.bound_scale * bound_fn(T)
 
-        bound_vals, bound_plot = bound_at(checkpoints), bound_at(plot_T)
+        bound_vals = spec.bound_scale * symbolic.evaluate(thm.bound, values, checkpoints, thm)
+        bound_plot = spec.bound_scale * symbolic.evaluate(thm.bound, values, plot_T, thm)
         atol = stats.FLOOR * abs(float(bounds.mean[0]))
         if diverged is not None:
             verdict = stats.Verdict("violated", None, f"divergence: non-finite f at step {diverged}")
@@ -421,6 +471,10 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
             verdict = stats.Verdict("inconclusive", slk.index,
                                     f"bound attained: bound/mean = {slk.value:.4f}, confidence interval "
                                     f"[{slk.interval[0]:.4f}, {slk.interval[1]:.4f}] contains 1")
+        exact, exact_verdict = _exact_outcome(exact_rec, block0.exact, cp_moments, checkpoints, bound_vals, bound_at,
+                                              alpha_each, diverged is None)
+        if exact_verdict is not None and verdict.verdict != "violated":
+            verdict = exact_verdict
         if lemma is not None and lemma.get("verdict") == "violated" and verdict.verdict != "violated":
             verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma['reason']}")
     m, n = prep.problem.shape
@@ -451,7 +505,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
                "runs": samples.tolist()},
-        sensitivity=sens,
+        sensitivity=sens, exact=exact,
     )
 
 

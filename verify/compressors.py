@@ -23,6 +23,7 @@ spec       class        operator                               constant
 ========== ============ ====================================== ===========================
 identity   both         ``x``                                  ``omega = 0``, ``alpha = 1``
 rand-k     unbiased     ``k`` random entries, times ``d/k``    ``omega = d/k - 1`` (exact)
+sparse-k   contractive  ``k`` random entries, unscaled         ``alpha = k/d`` (exact)
 dither     unbiased     QSGD random dithering, ``s`` levels    ``omega = min(d/s², √d/s)``
 top-k      contractive  the ``k`` largest ``|x_j|``            ``alpha = k/d``
 ========== ============ ====================================== ===========================
@@ -42,7 +43,7 @@ from verify.errors import UserError
 from verify.moments import SecondMoment
 from verify.problems._validate import integer
 
-__all__ = ["COMPRESSORS", "Compressor", "Dither", "Identity", "RandK", "TopK", "make_compressor"]
+__all__ = ["COMPRESSORS", "Compressor", "Dither", "Identity", "RandK", "SparseK", "TopK", "make_compressor"]
 
 
 class Compressor(Protocol):
@@ -63,6 +64,18 @@ def _rows(X: np.ndarray) -> np.ndarray:
     if X.ndim < 2:
         raise ValueError(f"a compressor acts on the last two axes (m, n); got an array of shape {X.shape}")
     return X.reshape(-1, X.shape[-2] * X.shape[-1])
+
+
+def _keep_random(X: np.ndarray, k: int, rng: np.random.Generator, scale: bool) -> np.ndarray:
+    """``x ⊙ 1_S`` (times ``d/k`` if ``scale``) with ``S`` a uniform ``k``-subset, independently per leading index."""
+    x = _rows(X)
+    d = x.shape[1]
+    # the k smallest of d i.i.d. uniforms sit at a uniformly random k-subset of positions
+    keep = np.argpartition(rng.random(x.shape), k - 1, axis=1)[:, :k]
+    out = np.zeros_like(x)
+    rows = np.arange(x.shape[0])[:, None]
+    out[rows, keep] = x[rows, keep] * (d / k if scale else 1.0)
+    return out.reshape(np.shape(X))
 
 
 def _check_k(name: str, k: int, d: int) -> None:
@@ -131,15 +144,8 @@ class RandK:
 
     def compress(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(d/k) x ⊙ 1_S`` with ``S`` a uniform ``k``-subset, independently per leading index."""
-        x = _rows(X)
-        d = x.shape[1]
-        self.validate(d)
-        # the k smallest of d i.i.d. uniforms sit at a uniformly random k-subset of positions
-        keep = np.argpartition(rng.random(x.shape), self.k - 1, axis=1)[:, : self.k]
-        out = np.zeros_like(x)
-        rows = np.arange(x.shape[0])[:, None]
-        out[rows, keep] = x[rows, keep] * (d / self.k)
-        return out.reshape(np.shape(X))
+        self.validate(np.shape(X)[-2] * np.shape(X)[-1])
+        return _keep_random(X, self.k, rng, scale=True)
 
     def linear_moments(self, d: int) -> tuple[float, SecondMoment]:
         r"""``Q(x) = (d/k) D_S x`` is linear given its draw: ``E Q = I`` and ``E[Q Y Qᵀ]_ab = (d/k)² P(a, b ∈ S) Y_ab``.
@@ -153,6 +159,50 @@ class RandK:
         base = moments.coordinates(d, self.k, replacement=False)
         s2 = (d / self.k) ** 2
         return 1.0, SecondMoment(d, s2 * base.a, 0.0, s2 * base.c)
+
+
+@dataclass(frozen=True)
+class SparseK:
+    r"""Unscaled random sparsification: keep ``k`` entries chosen uniformly without replacement.
+
+    Notes
+    -----
+    Each entry is kept with probability ``k/d``, so for every ``x``
+
+    .. math:: \mathbb E\|C(x) - x\|^2 = \Big(1 - \frac kd\Big)\|x\|^2,
+
+    i.e. contractive with ``alpha = k/d`` and equality (biased: ``E C(x) = (k/d) x``).  It is ``rand-k``
+    without its ``d/k``, the linear contractive compressor on which EF21's exact oracle runs.
+    """
+
+    k: int
+    name: ClassVar[str] = "sparse-k"
+    unbiased: ClassVar[bool] = False
+    contractive: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        integer(self.name, "k", self.k, 1)
+
+    def validate(self, d: int) -> None:
+        """Raise :class:`UserError` unless ``k <= d``."""
+        _check_k(self.name, self.k, d)
+
+    def alpha(self, d: int) -> float:
+        """``k/d``."""
+        self.validate(d)
+        return self.k / d
+
+    def compress(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``x ⊙ 1_S`` with ``S`` a uniform ``k``-subset, independently per leading index."""
+        self.validate(np.shape(X)[-2] * np.shape(X)[-1])
+        return _keep_random(X, self.k, rng, scale=False)
+
+    def linear_moments(self, d: int) -> tuple[float, SecondMoment]:
+        r"""``C(x) = D_S x``: ``E C = (k/d) I`` and ``E[C Y Cᵀ]_ab = P(a, b ∈ S) Y_ab``, the ``coordinates``
+        sketch's map with ``r = k`` (:func:`verify.moments.coordinates`)."""
+        self.validate(d)
+        base = moments.coordinates(d, self.k, replacement=False)
+        return self.k / d, SecondMoment(d, base.a, 0.0, base.c)
 
 
 @dataclass(frozen=True)
@@ -254,7 +304,7 @@ class TopK:
         return None
 
 
-COMPRESSORS: dict[str, type] = {c.name: c for c in (Identity, RandK, Dither, TopK)}
+COMPRESSORS: dict[str, type] = {c.name: c for c in (Identity, RandK, SparseK, Dither, TopK)}
 """Registry: spec name -> compressor class (its dataclass fields are the spec's keys)."""
 
 

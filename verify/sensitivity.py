@@ -26,7 +26,7 @@ nearest T/2 to the last one above the floor):
 .. math:: \mathrm{rate\ slack} = \frac{\log(\mathrm{mean}_b/\mathrm{mean}_a)}{\log(B_b/B_a)},
 
 1 when the bound's rate is attained, above 1 when the observed curve decays faster; None when the bound
-does not decrease there or the mean is not positive.
+or the mean does not decrease there (e.g. a curve at its noise floor) or the mean is not positive.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def rate_slack(mean: np.ndarray, bound: np.ndarray, checkpoints: np.ndarray, ato
         return None
     b = int(above[-1])
     a = int(above[np.argmin(np.abs(T[above] - T[b] / 2))])
-    if a == b or mean[a] <= 0 or bound[b] >= bound[a]:
+    if a == b or mean[a] <= 0 or bound[b] >= bound[a] or mean[b] >= mean[a]:
         return None
     return float(np.log(mean[b] / mean[a]) / np.log(bound[b] / bound[a]))
 

@@ -273,17 +273,28 @@ def substitute(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None =
     return expr.xreplace(subs)
 
 
-def in_T(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None) -> Callable[[Any], np.ndarray]:
+def in_T(expr: sp.Expr, values: Mapping[str, float], thm: Theorem | None = None,
+         float64: bool = False) -> Callable[[Any], np.ndarray]:
     """``expr`` as a function of T alone: ``fn(T_values) -> float64 array``, evaluated with mpmath at 50 digits.
 
     Every free symbol other than ``T`` must be given in ``values`` (or be defined by ``thm``).  T may be any
     positive real (:mod:`verify.sensitivity` evaluates a bound at (1 + ε)T); the expression is substituted
-    and lambdified once, so repeated evaluations are cheap.
+    and lambdified once, so repeated evaluations are cheap.  ``float64=True`` evaluates with numpy instead
+    (about 100x faster, relative error about 1e-13 for the bounds here): for reported figures such as
+    sensitivities, never for a verdict.
     """
     e = substitute(expr, {k: v for k, v in values.items() if k != "T"}, thm)
     missing = sorted(s.name for s in e.free_symbols if s != T)
     if missing:
         raise ValueError(f"no value for {missing} when evaluating {expr}")
+    if float64:
+        vec = sp.lambdify(T, e, modules="numpy")
+
+        def at_float(T_values: Any) -> np.ndarray:
+            t = np.ravel(np.asarray(T_values, dtype=float))
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(vec(t), dtype=float), t.shape).copy()
+        return at_float
     fn = sp.lambdify(T, e, modules="mpmath")
 
     def at(T_values: Any) -> np.ndarray:
