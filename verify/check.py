@@ -39,6 +39,7 @@ from verify.exact.model_check import two_sided_moments
 from verify.lemma import OneStepSample, decide_one_step, sample_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
+from verify.resources import BOUND_SCALE_MAX
 from verify.runner import Algorithm, grad_sq_norm, run
 from verify.seeding import task_seed
 from verify.sensitivity import sensitivity
@@ -107,7 +108,8 @@ def _validate_spec(spec: CheckSpec) -> None:
     require(spec.block_runs >= 1, f"block runs = {spec.block_runs}: need at least 1 run per block")
     require(spec.iters >= 1, f"iters = {spec.iters}: need at least 1 iteration")
     require(spec.gamma_factor > 0, f"gamma factor {spec.gamma_factor} must be > 0")
-    require(spec.bound_scale > 0, f"bound scale {spec.bound_scale} must be > 0")
+    require(0 < spec.bound_scale <= BOUND_SCALE_MAX,
+            f"bound scale {spec.bound_scale} is outside (0, {BOUND_SCALE_MAX:g}]")
     require(spec.lemma_states >= 0, f"lemma states {spec.lemma_states} must be >= 0")
     require(spec.lemma_samples >= 2, f"lemma samples {spec.lemma_samples} must be >= 2")
 
@@ -394,6 +396,8 @@ def _exact_outcome(rec: dict[str, Any] | None, raw: dict[str, Any] | None, momen
     In this order: the exact expectation above the bound (the theorem is false on this instance, no
     statistics), the runs' means disagreeing with it two-sidedly at level ``alpha_each`` per checkpoint (the
     implementation is not the method), the one-step certificate failing (the lemma is false at some state).
+    Otherwise, when the runs agree with the exact expectation, the bound **holds** on this instance: the
+    exact expectation is below it at every checkpoint, which the statistics of an attained bound cannot say.
     """
     if rec is None:
         return raw, None
@@ -419,6 +423,9 @@ def _exact_outcome(rec: dict[str, Any] | None, raw: dict[str, Any] | None, momen
     cert = rec.get("certificate", {})
     if verdict is None and cert.get("holds") is False:
         verdict = stats.Verdict("violated", None, describe_certificate(cert))
+    if verdict is None and out.get("model", {}).get("verdict") == "agrees":
+        verdict = stats.Verdict("holds", None, f"exact expectation below the bound at every checkpoint (exact slack "
+                                               f"{ratio[k]:.6g}) and the runs agree with it")
     return _json_safe(out), verdict
 
 
@@ -474,9 +481,10 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         exact, exact_verdict = _exact_outcome(exact_rec, block0.exact, cp_moments, checkpoints, bound_vals, bound_at,
                                               alpha_each, diverged is None)
         if exact_verdict is not None and verdict.verdict != "violated":
-            verdict = exact_verdict
+            verdict = exact_verdict  # an exact answer (violated, or holds with agreeing runs) outranks a statistic
         if lemma is not None and lemma.get("verdict") == "violated" and verdict.verdict != "violated":
             verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma['reason']}")
+        attained = attained and verdict.verdict != "violated"
     m, n = prep.problem.shape
     seed = task_seed(root_seed, spec.key())
     t_runs = sum(b.timings["runs_s"] for b in results)

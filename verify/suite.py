@@ -149,9 +149,9 @@ def run_tasks(specs: Sequence[CheckSpec], alpha: float, seed: int, progress: Tex
     require(0 < alpha < 1, f"alpha = {alpha} is outside (0, 1)")
     if not specs:
         return Outcome([], [], 0, 0)
+    counts = [len(blocks(spec)) for spec in specs]  # validates every spec: bad input fails before the plan
     resources.enforce(resources.run_plan(specs, executor=executor, jobs=jobs, scheduler=scheduler), progress)
     alpha_each = alpha / len(specs)
-    counts = [len(blocks(spec)) for spec in specs]
     owners = [(c, b) for c, count in enumerate(counts) for b in range(count)]
     keys = [block_key(specs[c], seed, alpha_each, b) for c, b in owners]
     position = {key: i for i, key in enumerate(keys)}
