@@ -187,10 +187,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _print_summary(results: Sequence) -> None:
     """The summary table of ``verify run`` on stdout: one row per check, then one line per skipped
     one-step check giving its reason (the table's column says only ``skipped``)."""
-    from verify.report import lemma_status, verdict_label
+    from verify.report import exact_figures, lemma_status, sensitivity_text, verdict_label
 
     header = f"{'theorem':<9} {'problem':<30} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
-             f"{'slack':>8} {'one-step':<13} {'time':>6}"
+             f"{'slack':>8} {'exact':>8} {'detects c/r':<13} {'one-step':<13} {'time':>6}"
     print(header)
     print("-" * len(header))
     skipped = []
@@ -202,8 +202,11 @@ def _print_summary(results: Sequence) -> None:
             skipped.append(f"one-step check of {r.theorem} on {r.problem} ({r.sketch} sketch) skipped: "
                            f"{detail or 'no reason given'}")
         gamma = "polyak" if r.gamma is None else f"{r.gamma:.4g}"
+        exact = exact_figures(r).get("slack")
+        exact_txt = "-" if exact is None else f"{exact:.4g}"
         print(f"{r.theorem:<9} {r.problem:<30} {r.sketch:<16} {r.p:>5g} {r.r:>3} {gamma:>10} "
-              f"{verdict_label(r):<23} {slack:>8} {lemma:<13} {r.timings['total_s']:>5.1f}s")
+              f"{verdict_label(r):<23} {slack:>8} {exact_txt:>8} {sensitivity_text(r):<13} {lemma:<13} "
+              f"{r.timings['total_s']:>5.1f}s")
     for line in skipped:
         print(line)
 
