@@ -188,7 +188,7 @@ class SparseK:
         _check_k(self.name, self.k, d)
 
     def alpha(self, d: int) -> float:
-        """``k/d``."""
+        """``k/d``, with equality: ``E||C(x) - x||² = (1 - k/d)||x||²``."""
         self.validate(d)
         return self.k / d
 
