@@ -15,7 +15,7 @@ from interrupt import timeless
 
 from verify import stats
 from verify.blocks import BlockResult, Moments, block_ranges, block_streams, from_record, merge
-from verify.check import _grids, conclude, execute, prepare, run_block
+from verify.check import CheckSpec, _grids, conclude, execute, prepare, run_block
 from verify.cli import main
 from verify.estimators import FullGradient
 from verify.measures import measure_values
@@ -25,8 +25,8 @@ from verify.stepsizes import ConstantStep
 from verify.suite import TIGHT, run_tasks
 
 ALPHA = 1e-3
-#: gd-nc's tight instance (slack about 1.13) split into blocks of 64, 64, 64, 64 and 44 runs.
-SPLIT = dataclasses.replace(TIGHT["gd-nc"], runs=300, block_runs=64)
+#: gd-nc on the 12x8 isotropic quadratic (slack about 1.13) split into blocks of 64, 64, 64, 64 and 44 runs.
+SPLIT = CheckSpec("gd-nc", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=300, iters=20, block_runs=64)
 
 
 @pytest.fixture(scope="module")
@@ -201,9 +201,9 @@ def test_cli_block_runs_splits_the_run_and_is_validated(tmp_path, capsys):
     out = tmp_path / "D"
     assert main(["run", "gd-nc", "--seeds", "20", "--iters", "8", "--block-runs", "8", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "[1/15] block 1/3: runs 0-7 done" in err and "block 2/3: runs 8-15 done" in err  # 5 checks x 3 blocks
+    assert "[1/18] block 1/3: runs 0-7 done" in err and "block 2/3: runs 8-15 done" in err  # 6 checks x 3 blocks
     assert "3 blocks merged): gd-nc on isotropic-quadratic" in err
-    assert len(list((out / "tasks").glob("*.json"))) == 15
+    assert len(list((out / "tasks").glob("*.json"))) == 18
     checks = json.loads((out / "results.json").read_text())["checks"]
     assert {(c["seeds"], c["block_runs"]) for c in checks} == {(20, 8)}
     code = main(["run", "gd-nc", "--block-runs", "0", "--out", str(tmp_path / "E")])

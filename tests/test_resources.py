@@ -37,7 +37,8 @@ def _refused(capsys, tmp_path, *argv):
     (["run", "gd-nc", "--iters", "1000000000"], ["per-step traces", "TiB", "allowed", "--iters"]),
     (["lambda", "--sketch", "gaussian", "--m", "100000", "--n", "100000", "--r", "2"],
      ["--m 100000 --n 100000", "100000 x 100000", "allowed"]),
-    (["run", "gd-nc", "--seeds", "100000000"], ["1953125 tasks", f"at most {resources.MAX_TASKS}", "--block-runs"]),
+    (["run", "gd-nc", "--seeds", "100000000"],  # 10^8 / 256 = 390625 blocks per gd-nc check
+     [f"{len(suite.select(['gd-nc'])) * 390625} tasks", f"at most {resources.MAX_TASKS}", "--block-runs"]),
     (["run", "gd-nc", "--problem", "nonconvex-reg:m=1000,n=1000,N=10000"], ["problem data", "smaller problem"]),
     (["run", "gd-nc", "--sketch", "scaled-gaussian", "--problem", "isotropic-quadratic:m=50000,n=8"],
      ["lambda estimate", "closed form"]),
@@ -74,7 +75,8 @@ def test_large_feasible_plan_is_described_on_stderr():
     err = io.StringIO()
     resources.enforce(plan, err, available=4 * GiB)
     line = err.getvalue()
-    assert line.startswith("verify: plan: 5 checks: 5 tasks") and line.count("\n") == 1
+    n = len(specs)
+    assert line.startswith(f"verify: plan: {n} checks: {n} tasks") and line.count("\n") == 1
     assert "per-step traces" in line and "in this process" in line
     quiet = io.StringIO()
     resources.enforce(resources.run_plan(suite.select()), quiet, available=4 * GiB)  # the built-in suite
