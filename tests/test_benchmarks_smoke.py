@@ -6,29 +6,18 @@ are measured against computes the same thing, and that the benchmark functions r
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from bench_module import loaded
 
 from verify import problems
 from verify.runner import run
 
-_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_runner.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_runner", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with loaded("bench_runner") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")

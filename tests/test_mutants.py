@@ -9,27 +9,19 @@ table of ``benchmarks/README.md`` (a regression guard, not the goal).
 from __future__ import annotations
 
 import filecmp
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from bench_module import loaded
 
 ROOT = Path(__file__).resolve().parent.parent
-_PATH = ROOT / "benchmarks" / "mutants.py"
 
 
 @pytest.fixture(scope="module")
 def mutants():
-    spec = importlib.util.spec_from_file_location("mutants", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with loaded("mutants") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_catalog_has_at_least_30_mutants_with_unique_ids(mutants):

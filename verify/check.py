@@ -36,6 +36,7 @@ from verify.errors import UserError, require
 from verify.estimators import make_estimator
 from verify.exact.in_check import describe_certificate, exact_record
 from verify.exact.model_check import two_sided
+from verify.exact.prepared import theorem_values
 from verify.lemma import OneStepSample, decide_one_step, sample_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
@@ -283,16 +284,6 @@ def _lyapunov(prep: Prepared, values: dict[str, float]) -> tuple[Any, str]:
     return (lambda W, state, grad: problem.f(W) - f_star + k * est.error(state, problem, W, grad)), ""
 
 
-def _values(prep: Prepared) -> dict[str, float]:
-    """The theorem's constants with T and gamma, as the bound and the one-step inequality are evaluated."""
-    values = {k: v.value for k, v in prep.constants.items()} | {"T": prep.spec.iters}
-    if prep.gamma is not None:
-        values["gamma"] = prep.gamma
-    if not prep.applicable:
-        values["lambda_min_p"] = values["lambda_max_p"]
-    return values
-
-
 def _grids(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """The checkpoints of the verdict (log grid from the measure's first T) and the plot points."""
     T, measure = prep.spec.iters, prep.theorem.measure
@@ -337,7 +328,7 @@ def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm |
                 average_iterate=thm.measure == "gap_avg_iterate")
     t_run = time.perf_counter() - t0
 
-    values = _values(prep)
+    values = theorem_values(prep)
     f_star = float(problem.constants["f_star"].value)
     shape = {"a": symbolic.value(thm.one_step.a, values, thm), "k": symbolic.value(thm.one_step.k, values, thm)}
     X = measure_values(thm.measure, trace, checkpoints, f_star, **shape)
@@ -459,7 +450,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
     bounds = stats.moment_bounds(cp_moments, alpha_each)
     plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
     lemma = _lemma_result(block0.lemma, alpha_each)
-    values = _values(prep)
+    values = theorem_values(prep)
     slk = None
     sens = None
     exact = block0.exact
