@@ -112,7 +112,22 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class RandK:
+class _KEntries:
+    """The shared part of the compressors that keep ``k`` of the ``d`` entries: ``k >= 1``, and ``k <= d``."""
+
+    k: int
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        integer(self.name, "k", self.k, 1)
+
+    def validate(self, d: int) -> None:
+        """Raise :class:`UserError` unless ``k <= d``."""
+        _check_k(self.name, self.k, d)
+
+
+@dataclass(frozen=True)
+class RandK(_KEntries):
     r"""Random sparsification: keep ``k`` entries chosen uniformly without replacement, scaled by ``d/k``.
 
     Notes
@@ -125,17 +140,9 @@ class RandK:
     i.e. ``omega = d/k - 1`` with equality.
     """
 
-    k: int
     name: ClassVar[str] = "rand-k"
     unbiased: ClassVar[bool] = True
     contractive: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        integer(self.name, "k", self.k, 1)
-
-    def validate(self, d: int) -> None:
-        """Raise :class:`UserError` unless ``k <= d``."""
-        _check_k(self.name, self.k, d)
 
     def omega(self, d: int) -> float:
         """``d/k − 1``."""
@@ -162,7 +169,7 @@ class RandK:
 
 
 @dataclass(frozen=True)
-class SparseK:
+class SparseK(_KEntries):
     r"""Unscaled random sparsification: keep ``k`` entries chosen uniformly without replacement.
 
     Notes
@@ -175,17 +182,9 @@ class SparseK:
     without its ``d/k``, the linear contractive compressor on which EF21's exact oracle runs.
     """
 
-    k: int
     name: ClassVar[str] = "sparse-k"
     unbiased: ClassVar[bool] = False
     contractive: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        integer(self.name, "k", self.k, 1)
-
-    def validate(self, d: int) -> None:
-        """Raise :class:`UserError` unless ``k <= d``."""
-        _check_k(self.name, self.k, d)
 
     def alpha(self, d: int) -> float:
         """``k/d``, with equality: ``E||C(x) - x||² = (1 - k/d)||x||²``."""
@@ -258,7 +257,7 @@ class Dither:
 
 
 @dataclass(frozen=True)
-class TopK:
+class TopK(_KEntries):
     r"""Greedy sparsification: keep the ``k`` entries of largest ``|x_j|`` (ties broken arbitrarily).
 
     Notes
@@ -271,17 +270,9 @@ class TopK:
     with equality when all ``|x_j|`` are equal; ``alpha = k/d``.
     """
 
-    k: int
     name: ClassVar[str] = "top-k"
     unbiased: ClassVar[bool] = False
     contractive: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        integer(self.name, "k", self.k, 1)
-
-    def validate(self, d: int) -> None:
-        """Raise :class:`UserError` unless ``k <= d``."""
-        _check_k(self.name, self.k, d)
 
     def alpha(self, d: int) -> float:
         """``k/d``."""
