@@ -380,7 +380,12 @@ def _lemma_result(record: dict[str, Any] | None, alpha_each: float) -> dict[str,
     return _json_safe(asdict(decide_one_step(OneStepSample.from_record(record), alpha_each)))
 
 
-def _exact_outcome(rec: dict[str, Any] | None, raw: dict[str, Any] | None, moments: Moments, checkpoints: np.ndarray,
+def _has_exact(rec: dict[str, Any] | None) -> bool:
+    """Whether block 0's exact record holds an exact expectation (not None, not ``{"skipped": why}``)."""
+    return bool(rec) and "checkpoints" in rec
+
+
+def _exact_outcome(rec: dict[str, Any] | None, moments: Moments, checkpoints: np.ndarray,
                    bound: np.ndarray, bound_at: Any, alpha_each: float,
                    finite: bool) -> tuple[dict[str, Any] | None, stats.Verdict | None]:
     """What the exact oracle says (:mod:`verify.exact.in_check`): the result's ``exact`` record and a verdict
@@ -394,8 +399,8 @@ def _exact_outcome(rec: dict[str, Any] | None, raw: dict[str, Any] | None, momen
     instance: the exact expectation is below it at every checkpoint, which the statistics of an attained bound
     cannot say.
     """
-    if rec is None:
-        return raw, None
+    if not _has_exact(rec):
+        return rec, None
     exact = np.asarray(rec["checkpoints"], dtype=float)
     floor = stats.FLOOR * float(np.max(np.abs(exact)))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -444,8 +449,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
                              f"expected {ranges[b.index][0]}+{ranges[b.index][1]}")
     checkpoints, plot_T = _grids(prep)
     block0 = next(b for b in results if b.index == 0)
-    exact_rec = block0.exact if block0.exact and "checkpoints" in block0.exact else None
-    alpha_each = _alpha_each(prep, alpha, len(checkpoints), model=exact_rec is not None)
+    alpha_each = _alpha_each(prep, alpha, len(checkpoints), model=_has_exact(block0.exact))
     cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
     bounds = stats.moment_bounds(cp_moments, alpha_each)
     plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
@@ -479,7 +483,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
             verdict = stats.Verdict("inconclusive", slk.index,
                                     f"bound attained: bound/mean = {slk.value:.4f}, confidence interval "
                                     f"[{slk.interval[0]:.4f}, {slk.interval[1]:.4f}] contains 1")
-        exact, exact_verdict = _exact_outcome(exact_rec, block0.exact, cp_moments, checkpoints, bound_vals, bound_at,
+        exact, exact_verdict = _exact_outcome(block0.exact, cp_moments, checkpoints, bound_vals, bound_at,
                                               alpha_each, diverged is None)
         if exact_verdict is not None and verdict.verdict != "violated":
             verdict = exact_verdict  # an exact answer (violated, or holds with agreeing runs) outranks a statistic

@@ -458,6 +458,15 @@ def _workers(executor: str, jobs: int | None, scheduler: str | None, tasks: int)
     return max(1, min(jobs, tasks)), False, False
 
 
+def _largest_costs(specs: Sequence[Any], cost_of: Any) -> tuple[TaskCost | None, TaskCost | None, int]:
+    """The largest task (``cost_of(spec)``) and preparation among ``specs`` (the first of equals; None for no
+    specs), and the bytes of all their problems' data."""
+    largest = max((cost_of(spec) for spec in specs), key=lambda c: c.total, default=None)
+    prep = max((prepare_cost(spec) for spec in specs), key=lambda c: c.total, default=None)
+    sizes = (problem_size(spec.problem) for spec in specs)
+    return largest, prep, FLOAT * sum(size.data for size in sizes if size is not None)
+
+
 def run_plan(specs: Sequence[Any], *, executor: str = "local", jobs: int | None = None,
              scheduler: str | None = None) -> Plan:
     """The :class:`Plan` of ``verify run`` for ``specs`` (:class:`~verify.check.CheckSpec`), from sizes only.
@@ -466,22 +475,15 @@ def run_plan(specs: Sequence[Any], *, executor: str = "local", jobs: int | None 
     first block (it also runs the one-step check).  Invalid values (e.g. ``runs < 2``) are counted as the
     smallest valid ones and left to the specs' own validation.
     """
-    tasks, steps, largest, prep = 0, 0, None, None
-    held = problems = 0
+    largest, prep, problems = _largest_costs(
+        specs, lambda spec: task_cost(spec, min(max(int(spec.runs), 1), max(int(spec.block_runs), 1)), lemma=True))
+    tasks = steps = held = 0
     plot = _limits()["plot"]
     for spec in specs:
         runs, block = max(int(spec.runs), 1), max(int(spec.block_runs), 1)
         count = -(-runs // block)
         tasks += count
         steps += runs * max(int(spec.iters), 0)
-        cost = task_cost(spec, min(runs, block), lemma=True)
-        if largest is None or cost.total > largest.total:
-            largest = cost
-        pc = prepare_cost(spec)
-        if prep is None or pc.total > prep.total:
-            prep = pc
-        size = problem_size(spec.problem)
-        problems += FLOAT * (size.data if size is not None else 0)
         held = max(held, FLOAT * HELD_ARRAYS * count * (min(max(int(spec.iters), 0), plot) + 1 + CHECKPOINTS))
     workers, here, remote = _workers(executor, jobs, scheduler, tasks)
     parent = {"process base": PROCESS_BASE, "problem data of all checks": problems,
@@ -493,18 +495,8 @@ def run_plan(specs: Sequence[Any], *, executor: str = "local", jobs: int | None 
 def sweep_plan(specs: Sequence[Any], *, executor: str = "local", jobs: int | None = None,
                scheduler: str | None = None) -> Plan:
     """The :class:`Plan` of ``verify sweep``: one task per grid point (``specs``, one per point)."""
-    largest, prep = None, None
-    problems = steps = 0
-    for spec in specs:
-        cost = task_cost(spec, spec.runs, lemma=False, sweep=True)
-        if largest is None or cost.total > largest.total:
-            largest = cost
-        pc = prepare_cost(spec)
-        if prep is None or pc.total > prep.total:
-            prep = pc
-        size = problem_size(spec.problem)
-        problems += FLOAT * (size.data if size is not None else 0)
-        steps += max(int(spec.runs), 1) * max(int(spec.iters), 0)
+    largest, prep, problems = _largest_costs(specs, lambda spec: task_cost(spec, spec.runs, lemma=False, sweep=True))
+    steps = sum(max(int(spec.runs), 1) * max(int(spec.iters), 0) for spec in specs)
     workers, here, remote = _workers(executor, jobs, scheduler, len(specs))
     parent = {"process base": PROCESS_BASE, "problem data of all grid points": problems,
               "task keys": TASK_OVERHEAD * len(specs)}
