@@ -4,7 +4,7 @@ For a sketch ``S ∈ R^{d×r}`` drawn from a distribution of :mod:`verify.sketch
 projection onto ``col(S)``.  The left sketch has ``d = m`` and ``H = H_B``; the right sketch has
 ``d = n`` and ``H = H_A`` (``A_Sᵀ`` is a column sketch of ``R^n``), so ``Y ↦ E[H_A Y H_A]`` on ``n×n``
 matrices is the same formula with ``d = n``.  With this map the second moments of a Bernoulli-LoRA
-iterate on a quadratic problem follow a linear recursion (the exact oracles of ``DESIGN.md`` §7).
+iterate on a quadratic problem follow a linear recursion (the exact oracles of :mod:`verify.exact`).
 
 Every closed form of the built-in distributions has the shape
 
