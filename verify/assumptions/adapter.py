@@ -21,6 +21,23 @@ attribute                   meaning
 ``subgrad(W) -> (m, n)``    a subgradient (non-smooth ``f``); ``grad`` is used when absent
 =========================== ====================================================================
 
+**Batched oracles** (optional, any of them): vectorised twins of the oracles above over a leading axis
+of ``K`` points, used instead of ``K`` calls of the one-matrix oracle (its per-call overhead is what a
+check of a small network spends most of its time on):
+
+================================== ==============================================================
+attribute                          meaning
+================================== ==============================================================
+``f_batch(W) -> (K,)``             ``f(W[k])`` for each ``k``; ``W`` is ``(K, m, n)``
+``grad_batch(W) -> (K, m, n)``     ``∇f(W[k])``
+``stochastic_grad_batch(W, rngs)`` ``g(W[k]; ξ_k)`` with ``ξ_k`` drawn from the generator ``rngs[k]``
+                                   alone, exactly as ``stochastic_grad(W[k], rngs[k])`` draws it
+``component_grad_batch(W, idx)``   ``∇f_{idx[k]}(W[k])``, ``idx`` an integer array ``(K,)``
+================================== ==============================================================
+
+A batched oracle must compute the same function as its one-matrix twin, which must be given too (a
+twin alone is refused): the findings are then the same, batched or not, up to floating-point rounding.
+
 Every call gets its own copy of ``W``.  ``stochastic_grad`` must take all its randomness from ``rng``:
 the checks call it twice with generators built from the same seed to reuse ``ξ`` at two points
 (mean-squared smoothness), and the oracle check tests that this gives identical values.  When
@@ -151,7 +168,8 @@ class Oracles:
     name : str
         For reports.
     origin : str
-        ``"user object (unbatched, called one matrix at a time)"`` or ``"batched Problem"``.
+        ``"user object (unbatched: called one matrix at a time)"``, ``"user object (batched: f_batch, …)"``
+        naming the batched oracles used, or ``"batched Problem"``.
     shape : tuple[int, int]
         ``(m, n)``.
     W0 : (m, n) ndarray
@@ -277,7 +295,33 @@ def _count(obj: object, key: str, oracle: str, who: str) -> int | None:
     return int(count)
 
 
-def _user_stochastic(obj: object, shape: tuple[int, int]) -> tuple[Callable | None, Batched | None]:
+#: The optional batched twin of each one-matrix oracle of a user object.
+BATCHED = {"f": "f_batch", "grad": "grad_batch", "stochastic_grad": "stochastic_grad_batch",
+           "component_grad": "component_grad_batch"}
+
+
+def _batched_twin(obj: object, oracle: str, who: str) -> Batched | None:
+    """The user's batched twin of ``oracle`` (called on a copy of the batch), or None when it has none."""
+    fn = getattr(obj, BATCHED[oracle], None)
+    if fn is None:
+        return None
+    require(callable(fn), f"{who}: {BATCHED[oracle]}={fn!r} is not callable; give a function of a (K, m, n) batch")
+
+    def batched(W: np.ndarray, *args: np.ndarray) -> np.ndarray:
+        return fn(W.copy(), *args)
+
+    return batched
+
+
+def _oracle(obj: object, oracle: str, fn: Callable[..., Any], shape: tuple[int, int], scalar: bool, who: str
+            ) -> Batched:
+    """The user's batched twin of ``oracle`` when it has one, else ``fn`` looped over the points."""
+    twin = _batched_twin(obj, oracle, who)
+    return twin if twin is not None else _per_point(oracle, fn, shape, scalar)
+
+
+def _user_stochastic(obj: object, shape: tuple[int, int], who: str) -> tuple[Callable | None, Batched | None]:
+    """``ξ`` is one seed per draw; point ``k`` gets ``default_rng(seed_k)``, batched or not."""
     fn = getattr(obj, "stochastic_grad", None)
     if fn is None:
         return None, None
@@ -288,7 +332,14 @@ def _user_stochastic(obj: object, shape: tuple[int, int]) -> tuple[Callable | No
     def one(W: np.ndarray, seed: np.int64) -> np.ndarray:
         return fn(W, np.random.default_rng(int(seed)))
 
-    return sample, _per_point("stochastic_grad", one, shape, scalar=False)
+    twin = _batched_twin(obj, "stochastic_grad", who)
+    if twin is None:
+        return sample, _per_point("stochastic_grad", one, shape, scalar=False)
+
+    def batched(W: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        return twin(W, [np.random.default_rng(int(seed)) for seed in seeds])
+
+    return sample, batched
 
 
 def _from_components(N: int, component: Batched) -> tuple[Callable, Batched]:
@@ -310,23 +361,28 @@ def _adapt_user(obj: object, who: str) -> Oracles:
     f_star = getattr(obj, "f_star", None)
     N = _count(obj, "n_components", "component_grad", who)
     M = _count(obj, "n_clients", "client_grad", who)
-    component = None if N is None else _per_point(
-        "component_grad", lambda W, i: obj.component_grad(W, int(i)), shape, scalar=False)
+    component = None if N is None else _oracle(
+        obj, "component_grad", lambda W, i: obj.component_grad(W, int(i)), shape, False, who)
     client = None if M is None else _per_point(
         "client_grad", lambda W, i: obj.client_grad(W, int(i)), shape, scalar=False)
-    sample, stochastic = _user_stochastic(obj, shape)
+    sample, stochastic = _user_stochastic(obj, shape, who)
     source = "stochastic_grad(W, rng)" if stochastic is not None else None
+    twins = [twin for base, twin in BATCHED.items() if getattr(obj, twin, None) is not None]
+    for base, twin in BATCHED.items():
+        require(getattr(obj, twin, None) is None or callable(getattr(obj, base, None)),
+                f"{who}: {twin} is given without {base}; give the one-matrix {base} too (it defines the oracle)")
     if stochastic is None and component is not None:
         sample, stochastic = _from_components(N, component)
         source = "component_grad(W, i) with i uniform on {0, ..., n_components - 1}"
     return Oracles(
         name=str(getattr(obj, "name", type(obj).__name__)),
-        origin="user object (unbatched: called one matrix at a time)",
+        origin=("user object (batched: " + ", ".join(twins) + ")" if twins
+                else "user object (unbatched: called one matrix at a time)"),
         shape=shape, W0=_W0(obj, shape, who),
         f_star=None if f_star is None else _number(f_star, who, "f_star"), f_star_lower=None,
         stochastic_source=source, stochastic_is_components=source is not None and stoch is None and N is not None,
         n_components=N, n_clients=M,
-        _f=_per_point("f", obj.f, shape, scalar=True), _grad=_per_point("grad", obj.grad, shape, scalar=False),
+        _f=_oracle(obj, "f", obj.f, shape, True, who), _grad=_oracle(obj, "grad", obj.grad, shape, False, who),
         _subgrad=None if subgrad is None else _per_point("subgrad", subgrad, shape, scalar=False),
         _sample=sample, _stochastic=stochastic, _component=component, _client=client,
     )
