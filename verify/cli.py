@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
     add_compare_parser(sub)
+    __import__("verify.pep").pep.add_pep_parser(sub)  # verify pep ID (optional extra pep)
     return parser
 
 
