@@ -62,7 +62,7 @@ VERDICTS = ("tight", "holds", "violated", "attained", "not refuted", "inconclusi
 
 @dataclass(frozen=True)
 class Row:
-    """One PEP against one bound.  ``seconds`` is the wall time of the successful solve."""
+    """One PEP against one bound.  ``seconds`` is the wall time of building and solving (all attempts)."""
 
     theorem: str
     sketch: str
@@ -148,15 +148,16 @@ def _accuracy(pep, dual: float, primal: float) -> float:
 
 def solve(build: Callable[[], object], solver: str = "CLARABEL") -> Solved:
     """Build and solve a PEP with ``solver``; if CLARABEL raises, or ends neither optimal nor
-    optimal_inaccurate, build it again and solve with SCS.  Raises RuntimeError when no solver succeeds."""
+    optimal_inaccurate, build it again and solve with SCS (``note`` says why).  ``seconds`` is the wall time
+    of every attempt, building included.  Raises RuntimeError when no solver succeeds."""
     import cvxpy
 
     require(solver in SOLVERS, f"--solver {solver!r} is not one of {SOLVERS}")
     attempts = [solver] + (["SCS"] if solver == "CLARABEL" else [])
     notes = []
+    start = time.perf_counter()
     for name in attempts:
         built = build()
-        start = time.perf_counter()
         try:
             with warnings.catch_warnings():  # "solution may be inaccurate": the status and accuracy report it
                 warnings.simplefilter("ignore", UserWarning)
