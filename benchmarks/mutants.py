@@ -476,7 +476,7 @@ def model_verdicts(rec: dict[str, Any]) -> dict[str, str]:
 
 
 #: Reasons of a violated verdict that are not the statistical bound test.
-_NOT_BOUND = ("one-step inequality", "the exact expectation", "model check", "divergence")
+_NOT_BOUND = ("one-step inequality", "the exact expectation", "model check", "divergence", "certified constant")
 
 
 def signals(rec: dict[str, Any]) -> list[str]:
@@ -485,7 +485,8 @@ def signals(rec: dict[str, Any]) -> list[str]:
     ``divergence`` (a non-finite run), ``bound`` (the lower confidence bound above the theorem's bound),
     ``one-step`` (the Monte-Carlo one-step check violated), ``exact-bound`` (the exact expectation above
     the bound), ``model`` (the two-sided model check flags the runs), ``certificate`` (the exact one-step
-    certificate fails), ``other`` (violated for a reason not recognised here).
+    certificate fails), ``audit`` (a certified constant contradicted by its witness, :mod:`verify.audit`),
+    ``other`` (violated for a reason not recognised here).
     """
     hows = []
     violated = rec.get("verdict") == "violated"
@@ -506,6 +507,9 @@ def signals(rec: dict[str, Any]) -> list[str]:
     cert = exact.get("certificate") if isinstance(exact.get("certificate"), dict) else {}
     if cert.get("holds") is False:
         hows.append("certificate")
+    audit = rec.get("audit") if isinstance(rec.get("audit"), dict) else {}
+    if any(it.get("holds") is False for it in audit.get("items", [])):
+        hows.append("audit")
     if violated and not hows:
         hows.append("other")
     return hows

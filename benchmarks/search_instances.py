@@ -13,6 +13,13 @@ The score is the larger of the two (a missing rate counts as 1), then the exact 
 best candidate of each theorem is what :data:`verify.suite.TIGHT` uses.  Run
 ``python benchmarks/search_instances.py [--only ID ...]`` (a few minutes on 2 cores); the table goes into
 ``benchmarks/README.md``.
+
+``--expose MUTANT`` asks the opposite question for one mutant of the catalog (``benchmarks/mutants.py``):
+on which candidates does the mutated package's exact oracle see the error, i.e. the exact expectation
+rises above the (mutated) bound or the exact one-step certificate fails?  The script applies the mutant to
+a temporary copy of the package and reruns itself there, printing every exposing candidate.  A mutant of a
+theorem's constant that no candidate exposes is a mutated theorem that is still **true** on the whole
+family: no check on these instances can see it.
 """
 
 from __future__ import annotations
@@ -28,13 +35,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # after PYTHONPATH (--expose)
 
 import numpy as np  # noqa: E402
 
 from verify import stats, symbolic  # noqa: E402
 from verify.check import CheckSpec, _grids, prepare  # noqa: E402
 from verify.errors import UserError  # noqa: E402
+from verify.exact.certificate import certify  # noqa: E402
 from verify.exact.prepared import exact_measure, theorem_values, trajectory_for  # noqa: E402
 from verify.sensitivity import constant_error, rate_error  # noqa: E402
 
@@ -96,13 +104,58 @@ def score(spec: CheckSpec) -> dict[str, float | None] | None:
             "score": max(const if const is not None else 1.0, rate if rate is not None else 1.0)}
 
 
+def exposes(spec: CheckSpec) -> str | None:
+    """How the exact oracle sees an error on ``spec`` ("exact slack 0.93 at T = 40", "certificate margin
+    -0.02"), or None when the bound and the one-step inequality hold there exactly."""
+    sc = score(spec)
+    if sc is None:
+        return None
+    if sc["slack"] < 1 - stats.RTOL:
+        return f"exact slack {sc['slack']:.4g}"
+    try:
+        cert = certify(prepare(spec))
+    except Exception:  # noqa: BLE001 - no certificate for this candidate (no exact transition, ...)
+        return None
+    return None if cert.holds else f"certificate fails (margin {cert.margin:.3g})"
+
+
+def _expose_in_copy(mutant_id: str, ids: Sequence[str]) -> int:
+    """Apply ``mutant_id`` to a temporary copy of the package and run ``--expose-here`` there."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import mutants
+
+    (mutant,) = mutants.by_id([mutant_id])
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg = mutants.copy_package(Path(tmp) / "pkg")
+        mutants.apply_mutant(mutant, pkg)
+        env = dict(os.environ, PYTHONPATH=str(pkg))
+        cmd = [sys.executable, os.path.abspath(__file__), "--expose-here", mutant_id, "--only", *ids]
+        return subprocess.run(cmd, env=env, cwd=pkg, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="theorem ids (default: every smooth theorem)")
     parser.add_argument("--top", type=int, default=1, help="candidates to print per theorem")
+    parser.add_argument("--expose", metavar="MUTANT", help="list the candidates on which this mutant is seen")
+    parser.add_argument("--expose-here", metavar="MUTANT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     ids = args.only or ["gd-nc", "gd-pl", "sgd-nc", "sgd-pl", "mvr-nc", "mvr-pl", "page-nc", "page-pl", "qgd-nc",
                         "qgd-pl", "marina-nc", "marina-pl", "ef21-nc", "ef21-pl"]
+    if args.expose:
+        return _expose_in_copy(args.expose, ids)
+    if args.expose_here:
+        import verify
+        print(f"# {args.expose_here}: package {os.path.dirname(verify.__file__)}", flush=True)
+        for thm in ids:
+            seen = [(s, how) for s in candidates(thm) if (how := exposes(s)) is not None]
+            print(f"{thm}: exposed on {len(seen)} of {len(candidates(thm))} candidates", flush=True)
+            for spec, how in seen[:args.top]:
+                print(f"  {spec.problem} p={spec.p} r={spec.r} T={spec.iters} {dict(spec.params)}: {how}", flush=True)
+        return 0
     print("| theorem | instance | p | r | T | params | exact slack | at T | const ε | rate ε | candidates |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for thm in ids:

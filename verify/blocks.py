@@ -44,15 +44,20 @@ def block_ranges(runs: int, block_runs: int) -> list[tuple[int, int]]:
     return [(start, min(block_runs, runs - start)) for start in range(0, runs, block_runs)]
 
 
+#: The child of the check's seed that block 0's constant audit draws from (far above any block's index).
+AUDIT_CHILD = 2**31
+
+
 def block_streams(seed: np.random.SeedSequence, index: int) -> dict[str, np.random.Generator]:
-    """The generators of block ``index`` of the check seeded by ``seed``: ``"runs"``, and ``"lemma"`` for block 0."""
+    """The generators of block ``index`` of the check seeded by ``seed``: ``"runs"``, and ``"lemma"`` and
+    ``"audit"`` (:mod:`verify.audit`) for block 0."""
     def child(i: int) -> np.random.Generator:
         # SeedSequence.spawn(k)[i] is exactly this sequence; spawning it directly keeps block b
         # independent of how many children were spawned before it.
         return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i),
                                                             pool_size=seed.pool_size))
     if index == 0:
-        return {"runs": child(0), "lemma": child(1)}
+        return {"runs": child(0), "lemma": child(1), "audit": child(AUDIT_CHILD)}
     return {"runs": child(index + 1)}
 
 
@@ -134,7 +139,8 @@ class BlockResult:
     values as NaN) and plot points; ``samples`` the measure of the block's first runs at the plot points;
     ``diverged_at`` the first step at which any run of the block had a non-finite f; ``lemma`` the
     one-step check's draws (block 0 only; None elsewhere or when skipped without a reason); ``exact`` the
-    exact oracle's record (block 0 only, :func:`verify.exact.in_check.exact_record`; None elsewhere).
+    exact oracle's record (block 0 only, :func:`verify.exact.in_check.exact_record`; None elsewhere);
+    ``audit`` the witnesses of the certified constants (block 0 only, :func:`verify.audit.audit_record`).
     """
 
     index: int
@@ -147,13 +153,15 @@ class BlockResult:
     lemma: dict[str, Any] | None
     exact: dict[str, Any] | None
     timings: dict[str, float]
+    audit: dict[str, Any] | None = None
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict that :func:`from_record` reads back exactly (non-finite floats as strings)."""
         return {"index": self.index, "start": self.start, "runs": self.runs,
                 "checkpoints": self.checkpoints.to_record(), "plot": self.plot.to_record(),
                 "samples": [_floats(row) for row in self.samples], "diverged_at": self.diverged_at,
-                "lemma": self.lemma, "exact": self.exact, "timings": dict(self.timings)}
+                "lemma": self.lemma, "exact": self.exact, "timings": dict(self.timings),
+                "audit": self.audit}
 
 
 def from_record(record: dict[str, Any]) -> BlockResult:
@@ -166,7 +174,7 @@ def from_record(record: dict[str, Any]) -> BlockResult:
         return BlockResult(int(record["index"]), int(record["start"]), int(record["runs"]),
                            Moments.from_record(record["checkpoints"]), Moments.from_record(record["plot"]),
                            samples.reshape(len(record["samples"]), -1), record["diverged_at"], record["lemma"],
-                           record["exact"], dict(record["timings"]))
+                           record["exact"], dict(record["timings"]), record.get("audit"))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed block record ({type(exc).__name__}: {exc})") from None
 

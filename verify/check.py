@@ -28,6 +28,7 @@ import numpy as np
 
 import theorems
 from theorems import Theorem
+from verify import audit as audit_mod
 from verify import problems, sketch, stats, symbolic
 from verify.blocks import DEFAULT_BLOCK_RUNS, SAMPLE_CURVES, BlockResult, Moments, block_ranges, block_streams
 from verify.blocks import merge as merge_blocks
@@ -246,6 +247,7 @@ class CheckResult:
     curve: dict[str, list] = field(repr=False)
     sensitivity: dict[str, float | None] | None = None
     exact: dict[str, Any] | None = None
+    audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
@@ -294,10 +296,12 @@ def _grids(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return checkpoints, plot_T
 
 
-def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int, model: bool = False) -> float:
-    """This check's level per test: ``alpha`` over its checkpoints, one-step states and λ interval, and, with
-    an exact oracle (``model``), the two-sided model test at every checkpoint."""
-    tests = n_checkpoints * (2 if model else 1) + prep.spec.lemma_states + (1 if prep.lambda_estimated else 0)
+def _alpha_each(prep: Prepared, alpha: float, n_checkpoints: int, model: bool = False, audit_tests: int = 0) -> float:
+    """This check's level per test: ``alpha`` over its checkpoints, one-step states, λ interval and the
+    sampled audit witnesses (:func:`verify.audit.tests`), and, with an exact oracle (``model``), the two-sided
+    model test at every checkpoint."""
+    tests = (n_checkpoints * (2 if model else 1) + prep.spec.lemma_states + (1 if prep.lambda_estimated else 0)
+             + audit_tests)
     return alpha / tests
 
 
@@ -336,15 +340,17 @@ def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm |
     diverged = stats.first_nonfinite_step(trace.f)
     lemma: dict[str, Any] | None = None
     exact: dict[str, Any] | None = None
+    audit: dict[str, Any] | None = None
     if index == 0:
         exact = exact_record(prep, checkpoints, plot_T)
+        audit = audit_mod.audit_record(prep, trace, values, rngs["audit"])
     if lemma_here:
         lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"], diverged)
     return BlockResult(index=index, start=start, runs=count,
                        checkpoints=Moments.of(np.where(np.isfinite(X), X, np.nan)),
                        plot=Moments.of(X_plot), samples=X_plot[:SAMPLE_CURVES], diverged_at=diverged,
                        lemma=lemma, exact=_json_safe(exact),
-                       timings={"runs_s": t_run, "total_s": time.perf_counter() - t0})
+                       timings={"runs_s": t_run, "total_s": time.perf_counter() - t0}, audit=_json_safe(audit))
 
 
 def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str, float],
@@ -449,7 +455,8 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
                              f"expected {ranges[b.index][0]}+{ranges[b.index][1]}")
     checkpoints, plot_T = _grids(prep)
     block0 = next(b for b in results if b.index == 0)
-    alpha_each = _alpha_each(prep, alpha, len(checkpoints), model=_has_exact(block0.exact))
+    alpha_each = _alpha_each(prep, alpha, len(checkpoints), model=_has_exact(block0.exact),
+                             audit_tests=audit_mod.tests(block0.audit))
     cp_moments, plot_moments, samples, diverged = merge_blocks(list(results))
     bounds = stats.moment_bounds(cp_moments, alpha_each)
     plot_bounds = stats.moment_bounds(plot_moments, alpha_each)
@@ -459,6 +466,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
     sens = None
     exact = block0.exact
     attained = False
+    audit = None
     if not prep.applicable:
         bound_vals = np.full(len(checkpoints), np.nan)
         bound_plot = np.full(len(plot_T), np.nan)
@@ -489,6 +497,9 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
             verdict = exact_verdict  # an exact answer (violated, or holds with agreeing runs) outranks a statistic
         if lemma is not None and lemma.get("verdict") == "violated" and verdict.verdict != "violated":
             verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma['reason']}")
+        audit, contradiction = audit_mod.decide(block0.audit, alpha_each)
+        if contradiction is not None and verdict.verdict != "violated":
+            verdict = stats.Verdict("violated", None, contradiction)
         attained = attained and verdict.verdict != "violated"
     m, n = prep.problem.shape
     seed = task_seed(root_seed, spec.key())
@@ -518,7 +529,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
                "runs": samples.tolist()},
-        sensitivity=sens, exact=exact,
+        sensitivity=sens, exact=exact, audit=audit,
     )
 
 

@@ -95,6 +95,10 @@ MORE: tuple[CheckSpec, ...] = (
               params=(("q", 0.2), ("batch_prime", 4))),
     CheckSpec("page-nc", "nonconvex-reg", "gaussian", p=0.5, r=2, runs=128, iters=300,
               params=(("q", 0.1), ("batch_prime", 8))),
+    # finite-sum rows with b' = 1: the only family member on which PAGE's L^2/b' term binds (the exact
+    # certificate fails when it is halved); q != 1/2 so that a coin read as 1 - q changes the method
+    CheckSpec("page-nc", f"least-squares:{_SMALL},N=24,kappa=1,noise=0.5", "gaussian", p=0.3, r=1, runs=256,
+              iters=100, params=(("q", 0.2), ("batch_prime", 1))),
     CheckSpec("qgd-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=100,
               params=(("compressor", "dither:s=4"),)),
     CheckSpec("marina-nc", "federated-ls", "rademacher", p=0.7, r=2, runs=256, iters=200,
@@ -104,6 +108,9 @@ MORE: tuple[CheckSpec, ...] = (
               params=(("compressor", "top-k:k=8"),)),
     CheckSpec("ns-const", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
     CheckSpec("ns-polyak", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
+    # a non-isotropic sketch (Monte-Carlo lambda, lambda_max^p / lambda_min^p far from 1): the Polyak step's
+    # ratio lambda_min^p / lambda_max^p matters
+    CheckSpec("ns-polyak", "norm-distance", "scaled-gaussian", p=0.5, r=2, runs=256, iters=200),
 )
 
 BUILTIN: tuple[CheckSpec, ...] = tuple(
