@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from verify import audit
+from verify import audit, symbolic
 from verify.check import CheckSpec, prepare
 from verify.compressors import Dither, RandK, TopK
 from verify.exact.prepared import theorem_values
@@ -40,8 +40,11 @@ def _decided(spec: CheckSpec, problem=None, values=None, estimator=None, runs: i
         prep = dataclasses.replace(prep, estimator=estimator)
     vals = theorem_values(prep) | (values or {})
     rng = np.random.default_rng(0)
-    trace = run(prep.problem, Algorithm(prep.estimator, prep.projector, prep.stepsize), runs, spec.iters, rng)
-    record = audit.audit_record(prep, trace, vals, np.random.default_rng(1))
+    trace = run(prep.problem, Algorithm(prep.estimator, prep.projector, prep.stepsize), runs, spec.iters, rng,
+                average_iterate=prep.theorem.measure == "gap_avg_iterate")
+    shape = {"a": symbolic.value(prep.theorem.one_step.a, vals, prep.theorem),
+             "k": symbolic.value(prep.theorem.one_step.k, vals, prep.theorem)}
+    record = audit.audit_record(prep, trace, vals, np.random.default_rng(1), shape)
     return audit.decide(record, alpha / max(audit.tests(record), 1))
 
 
@@ -174,3 +177,28 @@ def test_sampled_witness_resolution():
     rho = s / np.sqrt(d) % 1
     assert lo <= d / s**2 * rho * (1 - rho) <= hi
     assert (hi - lo) / it["witness"] < 0.1   # a declared omega 5 % below the witness mean would be seen
+
+
+NS = CheckSpec("ns-const", "norm-distance", "gaussian", p=0.5, r=2, iters=30)
+
+
+@pytest.mark.parametrize("spec", [NS, LS, MVR], ids=lambda s: s.theorem)
+def test_measure_first_point_identity_holds(spec):
+    record, _ = _decided(spec)
+    items = [it for it in record["items"] if it["constant"].startswith("measure")]
+    assert len(items) == 1 and items[0]["holds"]
+
+
+def test_measure_computed_at_the_wrong_iterate_is_contradicted(monkeypatch):
+    """gap_best taken at the last iterate (and the average iterate including W^T) are smaller than the
+    true measure, which no upper bound can see; the first-point identity does."""
+    from verify import measures
+
+    def last_instead_of_best(measure, trace, T_points, f_star, a=1.0, k=0.0):
+        if measure == "gap_best":
+            return trace.f[:, np.asarray(T_points)] - f_star
+        return measures.measure_values(measure, trace, T_points, f_star, a, k)
+
+    monkeypatch.setattr(audit, "measure_values", last_instead_of_best)
+    spec = CheckSpec("ns-polyak", "norm-distance", "gaussian", p=0.5, r=2, iters=30)
+    assert any(c.startswith("measure gap_best") for c in _failed(_decided(spec)))

@@ -16,6 +16,11 @@ Exact witnesses (no sampling; compared with relative tolerance :data:`RTOL`):
   oracle's own model (``quadratic().A``) must equal the read-off Hessian.
 * **Along the runs** (every problem): every visited point is a witness of ``f(W) ≥ f*`` and, with a PŁ
   constant, of ``½‖∇f(W)‖² ≥ mu (f(W) − f*)``.
+* **The measure at its first point**, a deterministic identity: every measure at ``T' = 1`` involves
+  ``W^0`` only (``avg_grad_sq`` and ``weighted_grad_sq`` equal ``‖∇f(W^0)‖²``, ``gap_avg_iterate`` and
+  ``gap_best`` equal ``f(W^0) − f*``) and ``gap_last`` at ``T' = 0`` is ``f(W^0) − f*``; every run's value
+  must equal that, computed from the oracles at ``W^0``.  A one-sided bound cannot see a measure that is
+  computed too small (a best iterate taken at the last one, an average that includes ``W^T``); this can.
 
 Sampled witnesses (one-sided or two-sided skew-aware confidence bounds, :func:`verify.stats.moment_bounds`,
 each column one test of the check's Bonferroni split):
@@ -42,6 +47,7 @@ import numpy as np
 
 from verify import stats
 from verify.blocks import Moments
+from verify.measures import measure_values
 
 #: Relative tolerance of the exact comparisons (float64 eigenvalues of matrices of size <= MAX_EXACT_DIM).
 RTOL = 1e-8
@@ -145,6 +151,32 @@ def _trajectory_items(problem: Any, trace: Any) -> list[dict[str, Any]]:
     return items
 
 
+#: The measures' closed form at their first point: (T', "grad_sq" or "gap").
+_FIRST_POINT = {"avg_grad_sq": (1, "grad_sq"), "weighted_grad_sq": (1, "grad_sq"), "gap_avg_iterate": (1, "gap"),
+                "gap_best": (1, "gap"), "gap_last": (0, "gap")}
+
+
+def _measure_items(problem: Any, measure: str, trace: Any, shape: dict[str, float]) -> list[dict[str, Any]]:
+    if measure not in _FIRST_POINT or "f_star" not in problem.constants:
+        return []
+    T1, kind = _FIRST_POINT[measure]
+    f_star = problem.constants["f_star"].value
+    W0 = np.asarray(problem.W0, dtype=float)[None]
+    g0 = problem.grad(W0)
+    f0 = float(problem.f(W0)[0])
+    expected = float(np.sum(g0 * g0)) if kind == "grad_sq" else f0 - f_star
+    X = measure_values(measure, trace, np.array([T1]), f_star, **shape)[:, 0]
+    X = X[np.isfinite(X)]
+    if X.size == 0:
+        return []
+    worst = float(X[np.argmax(np.abs(X - expected))])
+    what = "||grad f(W^0)||^2" if kind == "grad_sq" else "f(W^0) - f*"
+    scale = max(abs(expected), abs(f0), abs(f_star), 1e-300) * 1e2
+    return [_exact(f"measure {measure} at T = {T1}", expected, worst, "equal",
+                   f"every run's {measure} at T' = {T1} must be {what} (it involves W^0 only); the farthest run",
+                   scale)]
+
+
 def _initial_error_items(values: dict[str, float], trace: Any) -> list[dict[str, Any]]:
     err0 = np.asarray(trace.err[:, 0], dtype=float)
     if "E0" not in values or not np.all(np.isfinite(err0)) or err0.size < 2:
@@ -200,10 +232,13 @@ def _compressor_items(shape: tuple[int, int], compressor: Any, rng: np.random.Ge
     return items
 
 
-def audit_record(prep: Any, trace: Any, values: dict[str, float], rng: np.random.Generator) -> dict[str, Any]:
-    """Block 0's audit items (module docstring) for a prepared check whose runs gave ``trace``."""
+def audit_record(prep: Any, trace: Any, values: dict[str, float], rng: np.random.Generator,
+                 shape: dict[str, float]) -> dict[str, Any]:
+    """Block 0's audit items (module docstring) for a prepared check whose runs gave ``trace``; ``shape`` holds
+    the one-step ``a`` and ``k`` the measure needs (:func:`verify.measures.measure_values`)."""
     problem, estimator = prep.problem, prep.estimator
-    items = (_quadratic_items(problem) + _trajectory_items(problem, trace) + _initial_error_items(values, trace)
+    items = (_quadratic_items(problem) + _trajectory_items(problem, trace)
+             + _measure_items(problem, prep.theorem.measure, trace, shape) + _initial_error_items(values, trace)
              + _oracle_items(problem, estimator, values, rng)
              + _compressor_items(problem.shape, getattr(estimator, "compressor", None), rng))
     return {"items": items}

@@ -343,7 +343,7 @@ def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm |
     audit: dict[str, Any] | None = None
     if index == 0:
         exact = exact_record(prep, checkpoints, plot_T)
-        audit = audit_mod.audit_record(prep, trace, values, rngs["audit"])
+        audit = audit_mod.audit_record(prep, trace, values, rngs["audit"], shape)
     if lemma_here:
         lemma = _one_step(prep, trace, algorithm, values, rngs["lemma"], diverged)
     return BlockResult(index=index, start=start, runs=count,
