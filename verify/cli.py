@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     from verify.sweep import add_sweep_parser
 
     add_sweep_parser(sub)
+    from verify.networks.finetune import add_finetune_parser  # issue 14: §7.2 in miniature
+    add_finetune_parser(sub)
     from verify.compare import add_compare_parser
     from verify.report import add_report_parser
 
