@@ -101,8 +101,20 @@ MORE: tuple[CheckSpec, ...] = (
               iters=100, params=(("q", 0.2), ("batch_prime", 1))),
     CheckSpec("qgd-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=100,
               params=(("compressor", "dither:s=4"),)),
+    # heterogeneous clients with isotropic spectra (kappa = 1): A = omega L_max / M and C = 2 omega L_max
+    # Delta_inf / M both bind (the exact certificate fails when either is halved)
+    CheckSpec("qgd-nc", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.3, r=1, runs=256, iters=10,
+              params=(("compressor", "rand-k:k=2"),)),
+    CheckSpec("qgd-pl", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.7, r=1, runs=256,
+              iters=100, params=(("compressor", "rand-k:k=6"),)),
     CheckSpec("marina-nc", "federated-ls", "rademacher", p=0.7, r=2, runs=256, iters=200,
               params=(("q", 0.5), ("compressor", "dither:s=4"))),
+    # kappa = 1, rare full gradients (q = 0.1) and rand-2 (omega = 11): the compression term
+    # omega L_tilde^2 / M binds (exact slack 1.25, 0.67 when halved)
+    CheckSpec("marina-nc", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.3, r=1, runs=256,
+              iters=100, params=(("q", 0.1), ("compressor", "rand-k:k=2"))),
+    CheckSpec("marina-pl", f"federated-ls:{_SMALL},M=1,hetero=0,kappa=1", "gaussian", p=0.3, r=1, runs=256,
+              iters=100, params=(("q", 0.1), ("compressor", "rand-k:k=2"))),
     CheckSpec("ef21-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200, params=_TOPK),
     CheckSpec("ef21-pl", "federated-ls:M=8", "haar", p=0.3, r=3, runs=256, iters=200,
               params=(("compressor", "top-k:k=8"),)),
