@@ -5,7 +5,9 @@ solver found; the sampling region is ``{c + s·sigma·Z}`` for centres ``c ∈ {
 ``s ∈ {0.1, 1, 3}`` and ``Z`` with i.i.d. standard normal entries (so ``‖c − point‖ ≈ s·sigma·√(mn)``).
 
 **f\*.**  ``scipy.optimize.minimize`` (L-BFGS-B with the problem's gradient) from ``W0`` and from
-random points ``W0 + max(1, rms(W0))·Z``; the smallest value found, ``f(Ŵ)``, estimates ``inf f`` from
+random points ``W0 + max(1, rms(W0))·Z``, the runs side by side with their oracle calls batched
+(:func:`~verify.assumptions.lockstep.lockstep`; the first run that fails ends the list, as if they ran
+in order); the smallest value found, ``f(Ŵ)``, estimates ``inf f`` from
 above.  When the problem states ``f_star`` exactly it is used instead (and checked: no evaluated
 ``f`` may fall below it); a certified lower bound (kind ``"lower"``) only bounds the estimate.
 A run that drives ``f`` below ``f(W0) − 10¹⁰ (1 + |f(W0)|)`` is stopped: ``f`` looks unbounded below.
@@ -20,6 +22,7 @@ import scipy.optimize as so
 
 from verify.assumptions.adapter import OracleError, Oracles
 from verify.assumptions.findings import Budget
+from verify.assumptions.lockstep import Ask, lockstep
 
 __all__ = ["SCALES", "UNBOUNDED_FACTOR", "Landscape", "explore", "norms", "rms"]
 
@@ -116,16 +119,16 @@ class Landscape:
         return [self.W0, self.W0 if self.W_hat is None else self.W_hat]
 
 
-def _solve(orc: Oracles, x0: np.ndarray, iters: int, floor: float) -> np.ndarray:
-    """L-BFGS-B from ``x0``; raises :class:`_Unbounded` when ``f`` drops below ``floor``."""
-    shape = orc.shape
+def _solve(ask: Ask, shape: tuple[int, int], x0: np.ndarray, iters: int, floor: float) -> np.ndarray:
+    """L-BFGS-B from ``x0`` with the oracles ``ask("f" | "grad", W)``; raises :class:`_Unbounded` when ``f``
+    drops below ``floor``."""
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         W = x.reshape(1, *shape)
-        value = float(orc.f(W)[0])
+        value = float(ask("f", W)[0])
         if value < floor:
             raise _Unbounded(W[0], value)
-        return value, orc.grad(W)[0].ravel()
+        return value, ask("grad", W)[0].ravel()
 
     res = so.minimize(fun, x0.ravel(), jac=True, method="L-BFGS-B",
                       options={"maxiter": iters, "gtol": 1e-12, "ftol": 1e-15})
@@ -158,16 +161,20 @@ def explore(orc: Oracles, rng: np.random.Generator, budget: Budget) -> Landscape
     g0 = orc.grad(W0[None])[0]
     floor = f0 - UNBOUNDED_FACTOR * (1.0 + abs(f0))
     ends, unbounded, error = [], None, None
-    for x0 in _starts(orc, rng, budget.solver_starts):
-        try:
-            ends.append(_solve(orc, x0, budget.solver_iters, floor))
-        except _Unbounded as exc:
-            unbounded = {"point": exc.W.tolist(), "f": exc.value, "f_W0": f0,
+    searches = [lambda ask, x0=x0: _solve(ask, orc.shape, x0, budget.solver_iters, floor)
+                for x0 in _starts(orc, rng, budget.solver_starts)]
+    for ok, out in lockstep(searches, {"f": orc.f, "grad": orc.grad}):
+        if ok:
+            ends.append(out)
+        elif isinstance(out, _Unbounded):
+            unbounded = {"point": out.W.tolist(), "f": out.value, "f_W0": f0,
                          "threshold": floor, "rule": f"f < f(W0) - {UNBOUNDED_FACTOR:g} (1 + |f(W0)|)"}
             break
-        except OracleError as exc:
-            error = exc
+        elif isinstance(out, OracleError):
+            error = out
             break
+        else:
+            raise out
     endpoints = np.array(ends) if ends else np.zeros((0, *orc.shape))
     endpoint_f = orc.f(endpoints) if len(ends) else np.zeros(0)
     endpoint_gn = norms(orc.grad(endpoints)) if len(ends) else np.zeros(0)

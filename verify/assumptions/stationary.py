@@ -33,6 +33,7 @@ from verify.assumptions.adapter import OracleError, Oracles
 from verify.assumptions.curvature import power_iteration
 from verify.assumptions.findings import Budget
 from verify.assumptions.landscape import Landscape
+from verify.assumptions.lockstep import Ask, lockstep
 
 __all__ = ["HVP_STEP", "NEGATIVE_CURVATURE_RTOL", "Search", "curvature_at", "search_stationary", "stationary_starts"]
 
@@ -80,40 +81,36 @@ def _hvp_step(W: np.ndarray) -> float:
     return HVP_STEP * (1.0 + float(np.linalg.norm(W)))
 
 
-def _residual(orc: Oracles, W: np.ndarray) -> tuple[float, np.ndarray]:
+def _residual(ask: Ask, W: np.ndarray) -> tuple[float, np.ndarray]:
     """``(½‖∇f(W)‖², ∇²f(W)∇f(W))``, the product by central differences of ``∇f`` along ``∇f/‖∇f‖``."""
-    G = orc.grad(W[None])[0]
+    G = ask("grad", W[None])[0]
     size = float(np.linalg.norm(G))
     if size == 0.0:
         return 0.0, np.zeros_like(W)
     h, u = _hvp_step(W), G / size
-    plus, minus = orc.grad(np.stack([W + h * u, W - h * u]))
+    plus, minus = ask("grad", np.stack([W + h * u, W - h * u]))
     return 0.5 * size * size, size * (plus - minus) / (2 * h)
 
 
-def _minimise(orc: Oracles, W: np.ndarray, iters: int) -> np.ndarray:
+def _minimise(ask: Ask, W: np.ndarray, iters: int) -> np.ndarray:
     """L-BFGS-B on ``g(W)/g(start)`` from ``W``; a start with ``∇f = 0`` is returned as it is."""
-    g0, _ = _residual(orc, W)
+    g0, _ = _residual(ask, W)
     if g0 == 0.0:
         return W
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = _residual(orc, x.reshape(orc.shape))
+        value, grad = _residual(ask, x.reshape(W.shape))
         return value / g0, grad.ravel() / g0
 
     res = so.minimize(fun, W.ravel(), jac=True, method="L-BFGS-B",
                       options={"maxiter": iters, "gtol": 0.0, "ftol": 0.0})
-    return res.x.reshape(orc.shape)
+    return res.x.reshape(W.shape)
 
 
-def _run(orc: Oracles, W: np.ndarray, iters: int) -> tuple[np.ndarray, float, float] | None:
-    """:func:`_minimise` from ``W``, then ``f`` and ``‖∇f‖`` at the stopping point; None when the problem's code
-    fails on the way (an :class:`OracleError`: the search is a heuristic, its failures are not the problem's)."""
-    try:
-        P = _minimise(orc, W, iters)
-        return P, float(orc.f(P[None])[0]), float(np.linalg.norm(orc.grad(P[None])[0]))
-    except OracleError:
-        return None
+def _run(ask: Ask, W: np.ndarray, iters: int) -> tuple[np.ndarray, float, float]:
+    """:func:`_minimise` from ``W``, then ``f`` and ``‖∇f‖`` at the stopping point."""
+    P = _minimise(ask, W, iters)
+    return P, float(ask("f", P[None])[0]), float(np.linalg.norm(ask("grad", P[None])[0]))
 
 
 def stationary_starts(land: Landscape, count: int) -> np.ndarray:
@@ -129,12 +126,19 @@ def stationary_starts(land: Landscape, count: int) -> np.ndarray:
 def search_stationary(orc: Oracles, land: Landscape, budget: Budget) -> Search:
     """Minimise ``½‖∇f‖²`` from each of :func:`stationary_starts` (``budget.stationary_starts`` of them, at most
     ``budget.stationary_iters`` L-BFGS iterations each) and evaluate ``f`` and ``‖∇f‖`` where each run stops.
+    The runs go side by side with their oracle calls batched (:func:`~verify.assumptions.lockstep.lockstep`);
+    a run that meets an :class:`OracleError` is dropped (the search is a heuristic, its failures are not the
+    problem's).
 
     Each run costs up to about ``1.2 × stationary_iters`` evaluations of ``grad`` at 3 points."""
     starts = stationary_starts(land, budget.stationary_starts)
+    searches = [lambda ask, W=W: _run(ask, W, budget.stationary_iters) for W in starts]
     with _one_blas_thread():
-        runs = [_run(orc, W, budget.stationary_iters) for W in starts]
-    done = [r for r in runs if r is not None]
+        runs = lockstep(searches, {"f": orc.f, "grad": orc.grad})
+    for ok, out in runs:
+        if not ok and not isinstance(out, OracleError):
+            raise out
+    done = [out for ok, out in runs if ok]
     return Search(starts=starts, points=np.array([P for P, _, _ in done]).reshape(-1, *orc.shape),
                   f=np.array([v for _, v, _ in done]), grad_norm=np.array([g for _, _, g in done]),
                   interrupted=len(runs) - len(done))

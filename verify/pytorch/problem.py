@@ -9,13 +9,14 @@ of a loader, the problem is
 with every other parameter and buffer of ``model`` frozen.  All arithmetic is in float64 on a private
 copy of the module (``.double()``, ``.eval()``): the caller's module is never changed.
 
-* ``f`` and ``∇f``: autograd (``torch.func.grad``) on the full data, ``vmap``-ed over the leading axis
-  of ``R`` points, in chunks of the data (``f = Σ_c (N_c/N) ℓ_c`` because ``ℓ`` is a mean);
+* ``f`` and ``∇f``: the loss ``vmap``-ed over the leading axis of ``R`` points (one point without
+  ``vmap``) on the full data, in chunks (``f = Σ_c (N_c/N) ℓ_c`` because ``ℓ`` is a mean), and one
+  backward pass of ``Σ_r f(W_r)``, whose gradient in ``W_r`` is ``∇f(W_r)`` (the points are independent);
 * the stochastic gradient of a minibatch ``ξ_r`` (indices with replacement, drawn by
   :meth:`TorchProblem.sample_xi` from a ``numpy.random.Generator``):
   ``g(W_r; ξ_r) = ∇_W ℓ(\mathrm{model}_{W_r}(x_{ξ_r}), y_{ξ_r})``, the minibatch mean;
-* Hessian-vector products ``∇²f(W)[V]`` by double backward (the vector-Jacobian product of ``∇f``,
-  which is ``∇²f V`` because the Hessian is symmetric).
+* Hessian-vector products ``∇²f(W)[V] = ∇_W ⟨∇f(W), V⟩`` by double backward (a second backward pass
+  through the graph of the first).
 
 The object satisfies :class:`verify.problems.FiniteSum`: ``verify assumptions`` uses it as a batched
 problem, and :func:`verify.runner.run` runs Bernoulli-LoRA chains on it.  The loader's own shuffling is
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.func import functional_call, grad, grad_and_value, vjp, vmap
+from torch.func import functional_call, vmap
 
 from verify.errors import UserError, require
 from verify.problems.base import Constant, as_batch, frozen
@@ -92,50 +93,63 @@ class TorchProblem:
     def _tensor(self, W: np.ndarray, who: str) -> torch.Tensor:
         return torch.tensor(as_batch(W, self.shape, f"{self.name}.{who}"))
 
-    def _full(self, fn: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]], W: torch.Tensor,
-              *extra: torch.Tensor) -> list[torch.Tensor]:
-        """``Σ_c (N_c/N) fn(w, *extra, x_c, y_c)`` over data chunks, vmapped over the points (and ``extra``)."""
-        N = self.N
-        per = max(1, CHUNK_ELEMENTS // max(1, len(W)))
-        mapped = vmap(fn, in_dims=(0,) * (1 + len(extra)) + (None, None))
-        total: list[torch.Tensor] | None = None
-        for start in range(0, N, per):
-            x, y = self.inputs[start:start + per], self.targets[start:start + per]
-            out = mapped(W, *extra, x, y)
-            out = out if isinstance(out, tuple) else (out,)
-            weight = len(x) / N
-            parts = [weight * o for o in out]
-            total = parts if total is None else [t + q for t, q in zip(total, parts, strict=True)]
-        return total
+    def _losses(self, W: torch.Tensor, x: torch.Tensor, y: torch.Tensor, shared: bool) -> torch.Tensor:
+        """``ℓ(model_{W_k}(x), y)`` for each point ``k``: ``(K,)``; the data are shared by all points, or per
+        point (leading axis ``K``).  One point is evaluated without ``vmap`` (its overhead would dominate)."""
+        if len(W) == 1:
+            return self._loss_at(W[0], x if shared else x[0], y if shared else y[0])[None]
+        return vmap(self._loss_at, in_dims=(0, None, None) if shared else (0, 0, 0))(W, x, y)
 
-    def _points(self, fn: Callable[..., list[torch.Tensor]], W: torch.Tensor, *extra: torch.Tensor
-                ) -> list[np.ndarray]:
-        """Apply ``fn`` to chunks of points so that points × samples stays near :data:`CHUNK_ELEMENTS`."""
+    def _chunks(self, K: int) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
+        """``(N_c/N, x_c, y_c)`` with ``K·N_c`` near :data:`CHUNK_ELEMENTS`."""
+        per = max(1, CHUNK_ELEMENTS // max(1, K))
+        return [(len(x) / self.N, x, self.targets[s:s + per])
+                for s in range(0, self.N, per) for x in (self.inputs[s:s + per],)]
+
+    def _value_grad(self, W: torch.Tensor, order: int, V: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``f`` at each point, and (``order >= 1``) ``∇f`` by one backward pass of ``Σ_k f(W_k)`` (the points
+        are independent, so its gradient in ``W_k`` is ``∇f(W_k)``), or (``order = 2``) ``∇²f(W_k)[V_k]`` by
+        a second backward pass through ``Σ_k ⟨∇f(W_k), V_k⟩``."""
+        value = torch.zeros(len(W), dtype=torch.float64)
+        out = torch.zeros_like(W) if order else None
+        for weight, x, y in self._chunks(len(W)):
+            if order == 0:
+                with torch.no_grad():
+                    value += weight * self._losses(W, x, y, shared=True)
+                continue
+            w = W.detach().requires_grad_(True)
+            losses = weight * self._losses(w, x, y, shared=True)
+            (g,) = torch.autograd.grad(losses.sum(), w, create_graph=order == 2)
+            if order == 2:
+                (g,) = torch.autograd.grad((g * V).sum(), w)
+            value += losses.detach()
+            out += g.detach()
+        return value, out
+
+    def _points(self, fn: Callable[..., tuple[torch.Tensor, torch.Tensor | None]], W: torch.Tensor,
+                *extra: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """``fn`` on chunks of points, so that points × samples stays near :data:`CHUNK_ELEMENTS`."""
         step = max(1, CHUNK_ELEMENTS // self.N)
-        with torch.no_grad():
-            pieces = [fn(W[s:s + step], *(e[s:s + step] for e in extra)) for s in range(0, len(W), step)]
-        return [torch.cat([p[k] for p in pieces]).numpy() for k in range(len(pieces[0]))]
+        pieces = [fn(W[s:s + step], *(e[s:s + step] for e in extra)) for s in range(0, len(W), step)]
+        value = torch.cat([v for v, _ in pieces]).numpy()
+        return value, None if pieces[0][1] is None else torch.cat([g for _, g in pieces]).numpy()
 
     def f(self, W: np.ndarray) -> np.ndarray:
         """``f``: ``(R, m, n) → (R,)``."""
-        return self._points(lambda w: self._full(self._loss_at, w), self._tensor(W, "f"))[0]
+        return self._points(lambda w: self._value_grad(w, 0), self._tensor(W, "f"))[0]
 
     def grad(self, W: np.ndarray) -> np.ndarray:
         """``∇f`` by autograd: ``(R, m, n) → (R, m, n)``."""
-        return self._points(lambda w: self._full(grad(self._loss_at), w), self._tensor(W, "grad"))[0]
+        return self._points(lambda w: self._value_grad(w, 1), self._tensor(W, "grad"))[1]
 
     def value_and_grad(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(f(W), ∇f(W))`` from one forward and backward pass per chunk."""
-        g, v = self._points(lambda w: self._full(grad_and_value(self._loss_at), w), self._tensor(W, "value_and_grad"))
-        return v, g
+        """``(f(W), ∇f(W))`` from one forward and one backward pass per chunk."""
+        return self._points(lambda w: self._value_grad(w, 1), self._tensor(W, "value_and_grad"))
 
     def hvp(self, W: np.ndarray, V: np.ndarray) -> np.ndarray:
         """``∇²f(W_r)[V_r]`` by double backward: ``(R, m, n), (R, m, n) → (R, m, n)``."""
-        def one(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            _, pullback = vjp(lambda u: grad(self._loss_at)(u, x, y), w)
-            return pullback(v)[0]
-
-        return self._points(lambda w, v: self._full(one, w, v), self._tensor(W, "hvp"), self._tensor(V, "hvp"))[0]
+        return self._points(lambda w, v: self._value_grad(w, 2, v), self._tensor(W, "hvp"), self._tensor(V, "hvp"))[1]
 
     # -- minibatches -----------------------------------------------------------------------------
 
@@ -153,9 +167,9 @@ class TorchProblem:
             raise ValueError(f"{self.name}.stochastic_grad: xi must be integer indices (R, batch) with R = {len(Wt)}, "
                              f"got {idx.dtype} {idx.shape}")
         index = torch.from_numpy(idx.astype(np.int64))
-        mapped = vmap(grad(self._loss_at))
-        with torch.no_grad():
-            return mapped(Wt, self.inputs[index], self.targets[index]).numpy()
+        w = Wt.requires_grad_(True)
+        losses = self._losses(w, self.inputs[index], self.targets[index], shared=False)
+        return torch.autograd.grad(losses.sum(), w)[0].numpy()
 
 
 def _weight_name(module: torch.nn.Module, weight: str | torch.nn.Parameter) -> str:
