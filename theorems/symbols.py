@@ -88,3 +88,58 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
 def latex(expr: sp.Expr) -> str:
     """LaTeX of ``expr`` with the paper's symbol names."""
     return sp.latex(expr, symbol_names=LATEX_NAMES)
+
+#: One line per symbol: what it means.  The one home of these meanings (``verify show`` prints them, and
+#: ``docs/theory.md`` §1 is the same table with the derivations around it).
+DESCRIPTIONS: dict[str, str] = {
+    # the run
+    "T": "number of steps (iterations) of the chain",
+    "gamma": "stepsize in W-space: W^{t+1} = W^t - gamma G_hat^t",
+    # the problem
+    "L": "smoothness constant: ||grad f(W) - grad f(V)|| <= L ||W - V|| (Frobenius norms)",
+    "mu": "PL constant: ||grad f(W)||^2 / 2 >= mu (f(W) - f^*)",
+    "Delta0": "initial gap f(W^0) - f^*",
+    "L0": "Lipschitz constant of f (non-smooth): every subgradient has norm <= L0",
+    "R0": "initial distance ||W^0 - W*|| to a minimiser W*",
+    # the sketches
+    "lambda_min_p": "smallest eigenvalue of the expected projection X -> p E[H_B] X + (1 - p) X E[H_A]",
+    "lambda_max_p": "largest eigenvalue of the expected projection X -> p E[H_B] X + (1 - p) X E[H_A]",
+    "p": "probability of the left sketch (B_S drawn, H_B G applied); 1 - p: right sketch (G H_A)",
+    "r": "sketch rank (columns of B_S, rows of A_S)",
+    "m": "number of rows of W",
+    "n": "number of columns of W",
+    "lambda_min_B": "lambda_min(E[H_B]), the left sketch's smallest expected-projection eigenvalue",
+    "lambda_min_A": "lambda_min(E[H_A]), the right sketch's smallest expected-projection eigenvalue",
+    "lambda_max_B": "lambda_max(E[H_B]), the left sketch's largest expected-projection eigenvalue",
+    "lambda_max_A": "lambda_max(E[H_A]), the right sketch's largest expected-projection eigenvalue",
+    "lambda_min_H": "RAC-LoRA's lambda_min(E[H]) for a one-sided chain (p = 0 or 1)",
+    # stochastic gradients
+    "A": "expected smoothness (ABC): coefficient of 2 (f - f^*) in E||g||^2 <= 2A(f - f^*) + B||grad f||^2 + C",
+    "B": "expected smoothness (ABC): coefficient of ||grad f||^2 in the bound on E||g||^2",
+    "C": "expected smoothness (ABC): constant term of the bound on E||g||^2",
+    "sigma2": "variance bound of the stochastic gradient: E||g(W; xi) - grad f(W)||^2 <= sigma2",
+    "Lms": "mean-squared smoothness: E||g(W; xi) - g(V; xi)||^2 <= Lms^2 ||W - V||^2 (script L)",
+    # variance reduction and compression
+    "b": "MVR momentum parameter, 0 < b <= 1 (b = 1: plain SGD)",
+    "q": "PAGE / MARINA probability of computing a full gradient, 0 < q <= 1",
+    "b_prime": "PAGE minibatch size b' of the gradient-difference step",
+    "omega": "variance of the unbiased compressors, class U(omega): E||Q(X) - X||^2 <= omega ||X||^2",
+    "M": "number of clients, f = (1/M) sum_i f_i",
+    "L_max": "max_i L_i, the largest smoothness constant of the clients",
+    "L_tilde": "sqrt((1/M) sum_i L_i^2), the quadratic mean of the clients' smoothness constants",
+    "Delta_inf": "heterogeneity f^* - (1/M) sum_i f_i^*  (>= 0)",
+    "alpha_c": "contraction of the compressors, class B(alpha): E||C(X) - X||^2 <= (1 - alpha_c) ||X||^2",
+    "theta": "EF21 contraction 1 - sqrt(1 - alpha_c)",
+    "beta": "EF21 constant (1 - alpha_c) / (1 - sqrt(1 - alpha_c))",
+    "E0": "initial estimator error E||G^0 - grad f(W^0)||^2 (EF21: (1/M) sum_i ||g_i^0 - grad f_i(W^0)||^2)",
+    # proof-only quantities at step t
+    "Phi_t": "Lyapunov value at step t (the one-step inequality's Phi)",
+    "delta_t": "gap f(W^t) - f^* at step t",
+    "grad_sq": "||grad f(W^t)||^2 at step t",
+    "err_t": "estimator error at step t: ||G^t - grad f(W^t)||^2 (EF21: (1/M) sum_i ||g_i^t - grad f_i(W^t)||^2)",
+    "step_sq": "E_t ||W^{t+1} - W^t||^2, the expected squared step",
+    "dist_t": "||W^t - W*||^2 in the norm of the inverse expected projection",
+    "Gsq": "||G^t||^2 for the subgradient G^t",
+    "pl_excess": "||grad f(W^t)||^2 - 2 mu delta_t, >= 0 under PL",
+    "lip_excess": "L0^2 / ||G^t||^2 - 1, >= 0 under L0-Lipschitz continuity",
+}
