@@ -30,7 +30,6 @@ from theorems.symbols import (
     grad_sq,
     lambda_max_p,
     lambda_min_p,
-    latex,
     mu,
     pl_excess,
 )
@@ -69,9 +68,6 @@ def unbiased_pair(*, ids: tuple[str, str], refs: tuple[str, str], title: str, pr
             requirements=(("a >= 1 (the weights a^-(t+1) decrease)", a_nc - 1),),
         ),
         unrolling="telescoping",
-        statement=latex(sp.Symbol(r"\mathbb{E}\|\nabla f(\widetilde W^T)\|^2")) + r" \le "
-        + latex(2 * a_nc**T * Delta0 / (gamma * lambda_min_p * T) + 2 * d / (gamma * lambda_min_p))
-        + r",\quad \gamma\le " + latex(g1),
         doc=doc,
     )
     rho = 1 - gamma * mu * lambda_min_p / 2
@@ -87,8 +83,6 @@ def unbiased_pair(*, ids: tuple[str, str], refs: tuple[str, str], title: str, pr
             progress=grad_sq, next_bound=descent, pl_applied=True, constraints=PL_CONSTRAINT,
         ),
         unrolling="contraction",
-        statement=r"\mathbb{E}[f(W^T)-f^*] \le " + latex(pl_bound)
-        + r",\quad \gamma\le\min\{" + latex(g1) + "," + latex(g2) + r"\}",
         doc=doc,
     )
     return nc, pl
@@ -123,8 +117,6 @@ def variance_reduced_pair(*, ids: tuple[str, str], refs: tuple[str, str], title:
             next_bound=DESCENT_BIASED + k_nc * error,
         ),
         unrolling="telescoping",
-        statement=r"\frac1T\sum_{t<T}\mathbb{E}\|\nabla f(W^t)\|^2 \le " + latex(bound_nc)
-        + r",\quad \gamma\le " + latex(g_nc),
         doc=doc, definitions=definitions,
     )
     k_pl = gamma * lambda_max_p / kappa
@@ -145,8 +137,6 @@ def variance_reduced_pair(*, ids: tuple[str, str], refs: tuple[str, str], title:
             next_bound=DESCENT_BIASED + k_pl * error, pl_applied=True, constraints=PL_CONSTRAINT,
         ),
         unrolling="contraction",
-        statement=r"\mathbb{E}\Phi_T \le " + latex(bound_pl) + r",\quad \gamma\le\min\{" + latex(g1)
-        + "," + latex(g2) + r"\}",
         doc=doc, definitions=definitions,
     )
     return nc, pl

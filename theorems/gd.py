@@ -78,8 +78,6 @@ GD_NC = Theorem(
     measure="avg_grad_sq",
     one_step=_ONE_STEP,
     unrolling="telescoping",
-    statement=r"\frac{1}{T}\sum_{t=0}^{T-1}\mathbb{E}\|\nabla f(W^t)\|_F^2 \le "
-    r"\frac{2\,\Delta_0}{\gamma\,\lambda_{\min}^p\,T},\qquad 0<\gamma\le\frac1L",
     doc=__doc__,
 )
 
@@ -100,7 +98,6 @@ GD_PL = Theorem(
     measure="gap_last",
     one_step=_ONE_STEP,
     unrolling="contraction",
-    statement=r"\mathbb{E}[f(W^T)-f^*] \le (1-\gamma\mu\lambda_{\min}^p)^T\,\Delta_0,\qquad 0<\gamma\le\frac1L",
     doc=__doc__,
 )
 

@@ -33,7 +33,7 @@ import sympy as sp
 
 from theorems.lemmas import distance
 from theorems.record import OneStep, Provenance, Theorem
-from theorems.symbols import L0, R0, Gsq, T, delta_t, dist_t, gamma, lambda_max_p, lambda_min_p, latex, lip_excess
+from theorems.symbols import L0, R0, Gsq, T, delta_t, dist_t, gamma, lambda_max_p, lambda_min_p, lip_excess
 
 _LIPSCHITZ = ((Gsq, L0**2 / (1 + lip_excess)),)
 _ASSUMPTIONS = ("positive_expected_projection", "convex", "lipschitz")
@@ -52,8 +52,6 @@ NS_CONST = Theorem(
         Phi0=R0**2 / lambda_min_p, progress=delta_t, next_bound=distance(gamma), constraints=_LIPSCHITZ,
     ),
     unrolling="telescoping",
-    statement=r"\mathbb{E}f(\overline W^T)-f^* \le " + latex(_bound_const)
-    + r",\quad \gamma>0\ (\text{default } \gamma = R_0/(L_0\sqrt{\lambda_{\max}^p T}))",
     doc=__doc__,
 )
 
@@ -72,8 +70,6 @@ NS_POLYAK = Theorem(
         next_bound=distance(_polyak_step), constraints=_LIPSCHITZ,
     ),
     unrolling="telescoping",
-    statement=r"\mathbb{E}\min_{t<T}f(W^t)-f^* \le " + latex(_bound_polyak)
-    + r",\quad \gamma_t=\frac{\lambda_{\min}^p}{\lambda_{\max}^p}\frac{f(W^t)-f^*}{\|G^t\|^2}",
     doc=__doc__,
 )
 

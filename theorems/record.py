@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from theorems.symbols import gamma, latex
+
 #: What a bound is on (per run; the theorem bounds its expectation).
 MEASURES: dict[str, str] = {
     "avg_grad_sq": "(1/T) sum_{t<T} ||grad f(W^t)||_F^2 (W~ uniform over W^0..W^{T-1})",
@@ -19,6 +21,21 @@ MEASURES: dict[str, str] = {
     "lyapunov": "Phi_T = f(W^T) - f^* + k err_T",
     "gap_avg_iterate": "f(W_bar^T) - f^*, W_bar^T = (1/T) sum_{t<T} W^t",
     "gap_best": "min_{t<T} f(W^t) - f^*",
+}
+
+#: The left side of each measure's displayed statement (LaTeX): the expectation the bound is on.
+MEASURE_LATEX: dict[str, str] = {
+    "avg_grad_sq": r"\frac{1}{T}\sum_{t=0}^{T-1}\mathbb{E}\|\nabla f(W^t)\|_F^2",
+    "weighted_grad_sq": r"\mathbb{E}\|\nabla f(\widetilde W^T)\|^2",
+    "gap_last": r"\mathbb{E}[f(W^T)-f^*]",
+    "lyapunov": r"\mathbb{E}\Phi_T",
+    "gap_avg_iterate": r"\mathbb{E}f(\overline W^T)-f^*",
+    "gap_best": r"\mathbb{E}\min_{t<T}f(W^t)-f^*",
+}
+
+#: The adaptive stepsize rules (a theorem without ``gamma_max``), in LaTeX.
+STEPSIZE_RULES: dict[str, str] = {
+    "polyak": r"\gamma_t=\frac{\lambda_{\min}^p}{\lambda_{\max}^p}\frac{f(W^t)-f^*}{\|G^t\|^2}",
 }
 
 #: How ``one_step`` is unrolled into ``bound``.
@@ -109,7 +126,6 @@ class Theorem:
     measure: str
     one_step: OneStep
     unrolling: str
-    statement: str
     doc: str = field(default="", repr=False)
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
     estimator: str = "gd"
@@ -123,6 +139,28 @@ class Theorem:
         unknown = set(self.assumptions) - set(ASSUMPTIONS)
         if unknown:
             raise ValueError(f"unknown assumption ids {sorted(unknown)}")
+        for rel in self.stepsize_condition:
+            if not (isinstance(rel, sp.LessThan) and rel.lhs == gamma):
+                raise ValueError(f"stepsize condition {rel} is not of the form gamma <= g")
+        if self.gamma_max is None and self.stepsize_rule not in STEPSIZE_RULES:
+            raise ValueError(f"adaptive stepsize rule {self.stepsize_rule!r} is not one of {sorted(STEPSIZE_RULES)}")
+
+    @property
+    def statement(self) -> str:
+        r"""The displayed statement in LaTeX, derived from the record so that it can never go stale:
+        ``MEASURE_LATEX[measure] \le latex(bound)``, then the stepsize condition (``0<\gamma\le g`` or
+        ``\min\{g_1, g_2\}``), or for an empty condition ``\gamma>0`` with the default ``gamma_max``, or the
+        adaptive rule of :data:`STEPSIZE_RULES`."""
+        limits = [rel.rhs for rel in self.stepsize_condition]
+        if len(limits) == 1:
+            step = r"0<\gamma\le " + latex(limits[0])
+        elif limits:
+            step = r"0<\gamma\le\min\{" + ",\\ ".join(latex(g) for g in limits) + r"\}"
+        elif self.gamma_max is not None:
+            step = r"\gamma>0\ (\text{default } \gamma = " + latex(self.gamma_max) + ")"
+        else:
+            step = STEPSIZE_RULES[self.stepsize_rule]
+        return f"{MEASURE_LATEX[self.measure]} \\le {latex(self.bound)},\\quad {step}"
 
     @property
     def method(self) -> str:
