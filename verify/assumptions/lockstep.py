@@ -108,10 +108,12 @@ def lockstep(searches: Sequence[Callable[[Ask], Any]], oracles: Mapping[str, Ora
                 outcomes[k] = (False, exc)
         return outcomes
     board = _Board(len(searches))
+    errstate = np.geterr()  # numpy's error state is per thread: the searches inherit the caller's
 
     def run(k: int) -> None:
         try:
-            outcomes[k] = (True, searches[k](lambda kind, X: board.ask(k, kind, X)))
+            with np.errstate(**errstate):
+                outcomes[k] = (True, searches[k](lambda kind, X: board.ask(k, kind, X)))
         except Exception as exc:  # noqa: BLE001 - returned to the caller
             outcomes[k] = (False, exc)
         finally:
