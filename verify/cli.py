@@ -167,7 +167,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     specs = suite.select(args.ids, problem=args.problem, sketch=args.sketch, params=dict(args.param),
                          runs=args.seeds, iters=args.iters, block_runs=args.block_runs,
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
-                         outside_conditions=args.outside_conditions or None)
+                         outside_conditions=args.outside_conditions or None,
+                         estimate_constants=args.estimate_constants or None)
+    _say_replaced(args, specs)
     outcome = suite.run_tasks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr, executor=args.executor,
                               jobs=args.jobs, scheduler=args.scheduler, run_dir=out, resume=args.resume,
                               blas_threads=args.blas_threads)
@@ -184,31 +186,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_VIOLATED if violated else EXIT_OK
 
 
-def _print_summary(results: Sequence) -> None:
-    """The summary table of ``verify run`` on stdout: one row per check, then one line per skipped
-    one-step check giving its reason (the table's column says only ``skipped``)."""
-    from verify.report import exact_figures, lemma_status, sensitivity_text, verdict_label
+def _say_replaced(args: argparse.Namespace, specs: Sequence) -> None:
+    """On stderr: which suite instances ``--problem``, ``--sketch`` or ``--param`` changed (a theorem may have
+    several; instances that became identical are merged)."""
+    from verify import suite
 
-    header = f"{'theorem':<9} {'problem':<30} {'sketch':<16} {'p':>5} {'r':>3} {'gamma':>10} {'verdict':<23} " \
-             f"{'slack':>8} {'exact':>8} {'detects c/r':<13} {'one-step':<13} {'time':>6}"
-    print(header)
-    print("-" * len(header))
-    skipped = []
-    for r in results:
-        slack = "-" if r.slack is None else f"{r.slack:.3g}"
-        status, detail = lemma_status(r.lemma)
-        lemma = "-" if status == "–" else status
-        if status == "skipped":
-            skipped.append(f"one-step check of {r.theorem} on {r.problem} ({r.sketch} sketch) skipped: "
-                           f"{detail or 'no reason given'}")
-        gamma = "polyak" if r.gamma is None else f"{r.gamma:.4g}"
-        exact = exact_figures(r).get("slack")
-        exact_txt = "-" if exact is None else f"{exact:.4g}"
-        print(f"{r.theorem:<9} {r.problem:<30} {r.sketch:<16} {r.p:>5g} {r.r:>3} {gamma:>10} "
-              f"{verdict_label(r):<23} {slack:>8} {exact_txt:>8} {sensitivity_text(r):<13} {lemma:<13} "
-              f"{r.timings['total_s']:>5.1f}s")
-    for line in skipped:
-        print(line)
+    changed = [opt for opt, v in (("--problem", args.problem), ("--sketch", args.sketch), ("--param", args.param))
+               if v]
+    if not changed:
+        return
+    for thm in dict.fromkeys(s.theorem for s in specs):
+        entries = [e for e in suite.BUILTIN if e.theorem == thm]
+        kept = sum(1 for s in specs if s.theorem == thm)
+        where = "; ".join(f"{e.problem} ({e.sketch}, p={e.p}, r={e.r}, T={e.iters})" for e in entries)
+        print(f"{thm}: {' and '.join(changed)} applied to its {len(entries)} suite instance(s) [{where}]"
+              + (f", {kept} distinct check(s) after merging" if kept != len(entries) else ""), file=sys.stderr)
+
+
+def _print_summary(results: Sequence) -> None:
+    """The summary table of ``verify run`` on stdout (:func:`verify.tables.print_summary`)."""
+    from verify.tables import print_summary
+
+    print_summary(results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,7 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run theorem checks and write a report")
     p_run.add_argument("ids", nargs="*", help="theorem ids (default: all)")
-    p_run.add_argument("--problem", help="problem spec NAME[:key=value,...] for every selected check")
+    p_run.add_argument("--problem", help="problem for every selected check: a built-in NAME[:key=value,...], or your "
+                                         "own path/to/file.py:FACTORY or MODULE:FACTORY (see verify assumptions)")
+    p_run.add_argument("--estimate-constants", action="store_true",
+                       help="take the constants (L, mu, f_star) that your problem does not declare from verify "
+                            "assumptions' estimates; the results are then conditional on them")
     p_run.add_argument("--sketch", help="sketch distribution for every selected check")
     p_run.add_argument("--seeds", type=_integer("--seeds"), help="number of independent runs R")
     p_run.add_argument("--iters", type=_integer("--iters"), help="iterations T")

@@ -1,39 +1,56 @@
-"""A self-contained HTML report: inline CSS, PNGs as base64 data URIs, LaTeX shown as text.
+"""A self-contained HTML report: inline CSS, plots as PNG data URIs, formulas as inline SVG.
 
-The page needs no network: nothing is loaded from ``src``/``href`` but ``data:`` URIs and in-page
-anchors.  It holds the same summary table as ``index.md`` (one ``<tr>`` per check in the table's
-``<tbody>``), the slack plot, and one section per check with its bound, verdict, constants and plot
-(``<img alt=NAME>`` where NAME is :func:`verify.report.check_name`).
+The page needs no network and runs no script: nothing is loaded from ``src``/``href`` but ``data:`` URIs and
+in-page anchors.  It has a table of contents, the per-check table of ``index.md`` (one ``<tr>`` per check in
+the ``<tbody>`` of ``table.summary``) with a legend of its figures, a per-theorem table, the slack plot, then one
+section per theorem: its bound drawn as SVG (:mod:`verify.mathsvg`; a formula mathtext cannot draw is shown
+as readable plain text, never as LaTeX source) and one card per check with its verdict, one-step check,
+constants (folded) and plot (``<img alt=NAME>`` where NAME is :func:`verify.report.check_name`).  The formulas'
+glyphs are defined once for the whole page: every SVG that matplotlib writes defines the glyphs it uses under
+ids such as ``DejaVuSans-3e`` (font and code point), so a later definition of the same id is dropped.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from verify import tables
 from verify.check import CheckResult
-from verify.report import check_name, fmt_num, gamma_text, lemma_text, verdict_label, verdict_text
+from verify.mathsvg import plain_text
+from verify.report import check_name, fmt_num, lemma_sentence, verdict_label, verdict_text
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
-       color: #222; line-height: 1.4; padding: 0 1em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
+       color: #222; line-height: 1.4; padding: 0 1em 2em; }
+h1 { margin-bottom: 0.2em; }
+nav.toc { background: #f6f8fa; border: 1px solid #ddd; padding: 0.4em 1em; margin: 1em 0; font-size: 0.9em; }
+nav.toc ol { margin: 0.2em 0; padding-left: 1.4em; columns: 3; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.6em 0; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.4em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; position: sticky; top: 0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.wide { overflow-x: auto; }
+dl.notes { font-size: 0.8em; color: #444; display: grid; grid-template-columns: max-content 1fr; gap: 0 0.8em; }
+dl.notes dt { font-weight: bold; } dl.notes dd { margin: 0; }
 .verdict-holds { color: #17692a; font-weight: bold; }
 .verdict-violated { color: #b00020; font-weight: bold; }
 .verdict-inconclusive { color: #8a5a00; font-weight: bold; }
 .verdict-not_applicable { color: #555; font-weight: bold; }
-pre.latex { background: #f7f7f7; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; }
+.formula { margin: 0.6em 0; overflow-x: auto; }
+.formula svg { max-width: 100%; height: auto; }
+.formula-text { font-family: "STIX Two Math", "Cambria Math", serif; font-size: 1.05em; }
+section.theorem { border-top: 2px solid #ccc; margin-top: 1.6em; }
+.checks { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 1em; }
+article.check { border: 1px solid #e2e2e2; border-radius: 4px; padding: 0.5em 0.8em; font-size: 0.9em; }
+article.check h3 { font-size: 1em; margin: 0.2em 0 0.4em; }
+article.check p { margin: 0.3em 0; }
 img { max-width: 100%; height: auto; }
-section { border-top: 1px solid #ddd; margin-top: 1.5em; }
+details summary { cursor: pointer; color: #345; }
 """
-
-SUMMARY_HEADER = ("theorem", "paper", "provenance", "problem", "sketch", "p", "r", "γ", "runs", "T", "verdict",
-                  "slack", "slack at T", "one-step", "time (s)")
 
 
 def data_uri(png: bytes) -> str:
@@ -41,53 +58,108 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _img(name: str, png: bytes) -> str:
-    return f'<img id="plot-{escape(name)}" alt="{escape(name)}" src="{data_uri(png)}">'
+def _img(name: str, png: bytes, title: str) -> str:
+    return f'<img id="plot-{escape(name)}" alt="{escape(name)}" title="{escape(title)}" src="{data_uri(png)}">'
 
 
 def _verdict(res: CheckResult) -> str:
     return f'<span class="verdict-{escape(res.verdict)}">{escape(verdict_label(res))}</span>'
 
 
-def _summary_row(res: CheckResult) -> str:
+def _anchor(theorem: str) -> str:
+    return f"theorem-{theorem}"
+
+
+def _summary_row(res: CheckResult, cells: list[str]) -> str:
     name = check_name(res)
-    cells = [
-        f'<a href="#{escape(name)}"><code>{escape(res.theorem)}</code></a>', escape(res.paper_ref),
-        escape(res.provenance["tag"]), f"<code>{escape(res.problem)}</code>", escape(res.sketch),
-        f"{res.p:g}", str(res.r), escape(gamma_text(res)), str(res.seeds), str(res.iters), _verdict(res),
-        fmt_num(res.slack), fmt_num(res.slack_final), escape(lemma_text(res)), f"{res.timings['total_s']:.1f}",
-    ]
-    numeric = {5, 6, 7, 8, 9, 11, 12, 14}
-    tds = "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(cells))
+    html = [escape(c) for c in cells]
+    html[0] = f'<a href="#{escape(name)}"><code>{html[0]}</code></a>'
+    html[1] = f"<code>{html[1]}</code>"
+    html[9] = _verdict(res)
+    tds = "".join(f'<td class="num">{c}</td>' if col.numeric else f"<td>{c}</td>"
+                  for c, col in zip(html, tables.COLUMNS, strict=True))
     return f'<tr data-check="{escape(name)}">{tds}</tr>'
 
 
+def _notes(names: Sequence[str]) -> str:
+    notes = dict(tables.COLUMN_NOTES)
+    return '<dl class="notes">' + "".join(f"<dt>{escape(n)}</dt><dd>{escape(notes[n])}</dd>" for n in names) + "</dl>"
+
+
 def summary_table(results: Sequence[CheckResult]) -> str:
-    """The summary table: one row per check."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in SUMMARY_HEADER)
-    rows = "\n".join(_summary_row(r) for r in results)
-    return f'<table class="summary">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>'
+    """The per-check table: one row per check, with the parameters that tell checks apart."""
+    head = "".join(f"<th>{escape(c.header)}</th>" for c in tables.COLUMNS)
+    body = "\n".join(_summary_row(r, cells) for r, cells in zip(results, tables.rows(results), strict=True))
+    return (f'<div class="wide"><table class="summary">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+            "</tbody>\n</table></div>")
+
+
+def theorem_table(results: Sequence[CheckResult]) -> str:
+    """One row per theorem: paper reference, provenance, measure, verdict counts, smallest slack and the
+    worst-case tightness from performance estimation (``–`` where there is none)."""
+    head = "".join(f"<th>{h}</th>" for h in ("theorem", "paper", "provenance", "measure", "checks", "verdicts",
+                                              "smallest slack", "worst-case tightness"))
+    rows = []
+    for row in tables.by_theorem(results):
+        rows.append(f'<tr><td><a href="#{_anchor(row.theorem)}"><code>{escape(row.theorem)}</code></a></td>'
+                    f"<td>{escape(row.paper_ref)}</td><td>{escape(row.provenance)}</td>"
+                    f"<td><code>{escape(row.measure)}</code></td><td class=\"num\">{len(row.checks)}</td>"
+                    f"<td>{escape(row.verdicts)}</td><td class=\"num\">{fmt_num(row.smallest_slack)}</td>"
+                    f"<td class=\"num\">{escape(tables.worst_case_text(row.theorem))}</td></tr>")
+    return f'<table class="theorems"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _constants(res: CheckResult) -> str:
-    rows = "".join(f"<tr><td>{escape(k)}</td><td class=\"num\">{v['value']:.6g}</td><td>{escape(v['how'])}</td></tr>"
-                   for k, v in res.constants.items())
-    return f'<table class="constants"><thead><tr><th>constant</th><th>value</th><th>how</th></tr></thead>' \
-           f"<tbody>{rows}</tbody></table>"
+    rows = "".join(f"<tr><td>{escape(k)}</td><td class=\"num\">{fmt_num(v['value'], '.6g')}</td>"
+                   f"<td>{escape(v['how'])}</td></tr>" for k, v in res.constants.items())
+    return (f"<details><summary>constants ({len(res.constants)})</summary>"
+            f'<table class="constants"><thead><tr><th>constant</th><th>value</th><th>how</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></details>")
 
 
-def check_section(res: CheckResult, png: bytes | None) -> str:
-    """One check: heading, bound (LaTeX as text), verdict sentence, constants, plot."""
+class _Glyphs:
+    """Inline SVGs sharing one set of glyph definitions (see the module docstring)."""
+
+    _DEF = re.compile(r'<path id="([^"]+)" d="[^"]*"(?: transform="[^"]*")?\s*/>')
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def inline(self, svg: bytes) -> str:
+        text = svg.decode()
+
+        def keep_first(m: re.Match) -> str:
+            if m.group(1) in self.seen:
+                return ""
+            self.seen.add(m.group(1))
+            return m.group(0)
+
+        text = self._DEF.sub(keep_first, text)
+        text = re.sub(r'<g id="[^"]*">', "<g>", text).replace("xlink:href=", "href=")
+        return re.sub(r"<defs>\s*</defs>", "", text)
+
+
+def formula(latex: str, svg: bytes | None, glyphs: _Glyphs) -> str:
+    """A theorem's bound: the SVG (``role="img"``, its plain-text form as label), or the plain text."""
+    text = plain_text(latex)
+    if svg is None:
+        return f'<p class="formula formula-text">{escape(text)}</p>'
+    body = glyphs.inline(svg).replace("<svg ", f'<svg role="img" aria-label="{escape(text)}" ', 1)
+    return f'<div class="formula">{body}</div>'
+
+
+def check_card(res: CheckResult, png: bytes | None) -> str:
+    """One check: its parameters, verdict sentence, one-step check, constants (folded) and plot."""
     name = check_name(res)
-    title = f"{res.theorem} on {res.problem}, {res.sketch} sketch (p = {res.p:g}, r = {res.r})"
-    parts = [f'<section id="{escape(name)}">', f"<h2>{escape(title)}</h2>",
-             f"<p>Bound ({escape(res.paper_ref)}, measure <code>{escape(res.measure)}</code>), in LaTeX:</p>",
-             f'<pre class="latex"><code>{escape(res.bound_latex)}</code></pre>',
+    params = tables.parameters_text(res)
+    facts = (f"{res.problem} · {res.sketch} sketch · p = {res.p:g} · r = {res.r}"
+             + ("" if params == "–" else f" · {params}") + f" · R = {res.seeds} runs · T = {res.iters}")
+    parts = [f'<article class="check" id="{escape(name)}">', f"<h3>{escape(facts)}</h3>",
              f"<p>Verdict {_verdict(res)}: {escape(verdict_text(res))}</p>",
-             f"<p>One-step check: {escape(lemma_text(res))}.</p>", _constants(res)]
+             f"<p>One-step check: {escape(lemma_sentence(res))}</p>", _constants(res)]
     if png is not None:
-        parts.append(f"<p>{_img(name, png)}</p>")
-    parts.append("</section>")
+        parts.append(f"<p>{_img(name, png, f'plot of {tables.check_label(res)}')}</p>")
+    parts.append("</article>")
     return "\n".join(parts)
 
 
@@ -97,8 +169,18 @@ def _header(meta: dict[str, Any]) -> str:
             f"<code>{escape(str(meta.get('commit') or 'unknown'))}</code>.</p>")
 
 
+def _toc(results: Sequence[CheckResult], slack: bool) -> str:
+    items = ['<li><a href="#checks">Checks</a></li>', '<li><a href="#theorems">Theorems</a></li>']
+    if slack:
+        items.append('<li><a href="#slack">Slack across checks</a></li>')
+    for row in tables.by_theorem(results):
+        items.append(f'<li><a href="#{_anchor(row.theorem)}">{escape(row.theorem)}</a> '
+                     f"({escape(row.paper_ref)}): {escape(row.verdicts)}</li>")
+    return f'<nav class="toc"><strong>Contents</strong><ol>{"".join(items)}</ol></nav>'
+
+
 def html_report(results: Sequence[CheckResult], meta: dict[str, Any], pngs: dict[str, bytes],
-                slack: bytes | None) -> str:
+                slack: bytes | None, formulas: dict[str, bytes | None] | None = None) -> str:
     """The whole page.
 
     Parameters
@@ -111,15 +193,35 @@ def html_report(results: Sequence[CheckResult], meta: dict[str, Any], pngs: dict
         PNG bytes of each check's plot by :func:`~verify.report.check_name`; empty without matplotlib.
     slack : bytes or None
         PNG bytes of the slack plot.
+    formulas : dict, optional
+        SVG bytes of each theorem's bound by theorem id (None or missing: shown as plain text).
     """
-    body = ["<h1>Bernoulli-LoRA theorem checks</h1>", _header(meta), summary_table(results)]
+    formulas = formulas or {}
+    glyphs = _Glyphs()
+    body = ["<h1>Bernoulli-LoRA theorem checks</h1>", _header(meta), _toc(results, slack is not None),
+            '<section id="checks"><h2>Checks</h2>', summary_table(results),
+            _notes([n for n, _ in tables.COLUMN_NOTES if n != "worst-case tightness"]), "</section>",
+            '<section id="theorems"><h2>Theorems</h2>', theorem_table(results), _notes(["worst-case tightness"]),
+            "</section>"]
     if not pngs:
         body.append("<p><em>Plots were not drawn: matplotlib is not installed "
                     "(<code>pip install '.[report]'</code>).</em></p>")
     if slack is not None:
-        body += ["<h2>Slack across theorems</h2>",
-                 f'<p><img id="plot-slack" alt="slack across theorems" src="{data_uri(slack)}"></p>']
-    body += [check_section(r, pngs.get(check_name(r))) for r in results]
+        body += ['<section id="slack"><h2>Slack across checks</h2>',
+                 f'<p><img id="plot-slack" alt="slack across checks" src="{data_uri(slack)}"></p>',
+                 "<p>Left: the slack (smallest bound / observed mean over the checkpoints) and the exact slack; "
+                 "right: the slack at the last iteration T, on its own axis. Below 1 the bound is exceeded.</p>",
+                 "</section>"]
+    for row in tables.by_theorem(results):
+        first = row.checks[0]
+        body += [f'<section class="theorem" id="{_anchor(row.theorem)}">',
+                 f"<h2>{escape(row.theorem)}: {escape(row.paper_ref)}</h2>",
+                 formula(first.bound_latex, formulas.get(row.theorem), glyphs),
+                 f"<p>Measure <code>{escape(row.measure)}</code>, provenance {escape(row.provenance)}; "
+                 f"{escape(row.verdicts)}.</p>", '<div class="checks">']
+        body += [check_card(r, pngs.get(check_name(r))) for r in row.checks]
+        body += ["</div>", "</section>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<title>Bernoulli-LoRA theorem checks</title>\n"
             f"<style>{CSS}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")

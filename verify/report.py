@@ -1,18 +1,27 @@
-"""Write a run's report: ``results.json``, ``index.md``, a self-contained ``index.html`` and ``plots/*.png``.
+"""Write a run's report: ``results.json``, ``index.md``, a self-contained ``index.html``, plots and paper figures.
 
 ``verify run`` (:func:`write_report`) and ``verify report DIR`` (:func:`run_report`, which re-reads
-``DIR/results.json``) share one code path, :func:`render`.  The plots are one per check (faint single runs,
-confidence band, bound) and ``slack.png`` (the slack of every check).  Everything is drawn in memory,
+``DIR/results.json``) share one code path, :func:`render`.  It writes
+
+* ``plots/NAME.png``: one screen plot per check (:mod:`verify.figures`), and ``slack.png``;
+* ``figures/``: the same for a paper, without titles, as PDF and 300 dpi PNG, a combined multi-panel figure
+  ``all-checks``, and each theorem's formula as SVG (:mod:`verify.mathsvg`); ``index.md`` holds the captions;
+* ``index.md`` and ``index.html`` (:mod:`verify.render_html`, formulas as SVG, plots embedded).
+
+Drawing is the slow part, so each figure is keyed by a hash of what it shows (the check's record without its
+timings, and the source of the drawing code): ``.figure-hashes.json`` maps each file to the hash it was
+drawn from, and a file whose hash is unchanged is reused, not redrawn.  Everything is computed in memory,
 then each file is written to a temporary name in the same folder and renamed into place, so an interrupted
-run never leaves a half-written file.  Plots need matplotlib (the ``report`` extra); without it the report
-says so and lists the results.
+run never leaves a half-written file; the hash file drops the entries of the files about to change before
+they are written, so it never vouches for a file it did not see written.  Plots need matplotlib (the
+``report`` extra); without it the report says so and lists the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import io
+import hashlib
 import json
 import os
 import platform
@@ -26,7 +35,6 @@ from typing import Any
 
 from verify.check import CheckResult
 from verify.errors import UserError
-from verify.measures import LABELS
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -82,123 +90,17 @@ def check_name(res: CheckResult) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", raw)
 
 
-DPI = 100
 SLACK_PLOT = "slack.png"  # not in plots/, which holds exactly one PNG per check
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any, dpi: int) -> bytes:
-    """The figure as a 64-colour PNG (about 4x smaller than RGBA), without version metadata (same data → same bytes).
-
-    Pillow is a dependency of matplotlib.
-    """
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    _pyplot().close(fig)
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
-    out = io.BytesIO()
-    image.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
-def _floor(*series: Any) -> float:
-    """A log-axis bottom: a third of the smallest positive finite value of ``series`` (1e-300 if none)."""
-    import numpy as np
-
-    values = np.concatenate([np.ravel(np.asarray(s, dtype=float)) for s in series])
-    positive = values[np.isfinite(values) & (values > 0)]
-    return float(positive.min()) / 3 if positive.size else 1e-300
-
-
-def check_png(res: CheckResult, dpi: int = DPI) -> bytes:
-    """Bound vs observed mean with its confidence band and a few faint single runs, log scale, against T.
-
-    Reads only ``res.curve`` (``T``, ``mean``, ``lower``, ``upper``, ``bound``, ``runs`` of shape (≤5, len(T)));
-    missing values (None in a re-read ``results.json``) are not drawn.
-    """
-    import numpy as np
-
-    plt = _pyplot()
-    c = res.curve
-    T = np.asarray(c["T"], dtype=float)
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    runs = [np.asarray(run, dtype=float) for run in c["runs"]]
-    bottom = _floor(c["mean"], c["bound"], *runs)
-    for i, run in enumerate(runs):
-        ax.plot(T, run, color="tab:blue", alpha=0.3, lw=0.8, label="single runs" if i == 0 else None)
-    # A lower confidence bound <= 0 cannot be drawn on a log axis: the band then reaches the bottom of the plot.
-    lower = np.maximum(np.asarray(c["lower"], dtype=float), bottom)
-    ax.fill_between(T, lower, np.asarray(c["upper"], dtype=float), color="tab:blue", alpha=0.25,
-                    label=f"confidence band (each side at level 1 - {res.alpha_each:.1g})")
-    ax.plot(T, np.asarray(c["mean"], dtype=float), color="tab:blue", lw=1.8, label=f"observed mean ({res.seeds} runs)")
-    if res.applicable:
-        scale = "" if res.bound_scale == 1 else f" x {res.bound_scale:g}"
-        ax.plot(T, np.asarray(c["bound"], dtype=float), color="tab:red", ls="--", lw=1.8,
-                label=f"theorem bound{scale}")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=bottom)
-    if res.measure in ("avg_grad_sq", "weighted_grad_sq", "gap_avg_iterate", "gap_best"):
-        ax.set_xscale("log")
-    ax.set_xlabel("iterations T")
-    ax.set_ylabel(LABELS[res.measure])
-    slack = "" if res.slack is None else f", slack {res.slack:.3g}"
-    ax.set_title(f"{res.theorem} on {res.problem}, {res.sketch} sketch (p={res.p}, r={res.r})\n"
-                 f"verdict: {verdict_label(res)}{slack}", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return _png(fig, dpi)
+FIGURES = "figures"
+COMBINED = "all-checks"
+HASHES = ".figure-hashes.json"
 
 
 def plot_check(res: CheckResult, path: Path) -> None:
-    """Write :func:`check_png` of ``res`` to ``path`` (atomically)."""
+    """Write the screen plot of ``res`` (:func:`verify.figures.check_png`) to ``path`` (atomically)."""
+    from verify.figures import check_png
+
     atomic_write(path, check_png(res))
-
-
-def slack_png(results: Sequence[CheckResult], dpi: int = DPI) -> bytes | None:
-    """Slack (min over checkpoints) and slack at T of every check on a log axis; None if no check has one.
-
-    One row per check, labelled ``theorem · problem (sketch) verdict``; the line at 1 is where the
-    observed mean equals the bound.  A check without a slack (not applicable) keeps its row, marked n/a.
-    """
-    plt = _pyplot()
-    rows = list(results)
-    if not any(r.slack is not None or r.slack_final is not None for r in rows):
-        return None
-    fig, ax = plt.subplots(figsize=(10.0, 1.4 + 0.32 * len(rows)))
-    y = list(range(len(rows)))[::-1]
-    for yi, res in zip(y, rows, strict=True):
-        if res.slack is not None:
-            ax.plot(res.slack, yi, "o", color="tab:blue", ms=6)
-        if res.slack_final is not None:
-            ax.plot(res.slack_final, yi, "s", mfc="none", color="tab:orange", ms=7, mew=1.5)
-    ax.plot([], [], "o", color="tab:blue", label="slack: min over checkpoints of bound / mean")
-    ax.plot([], [], "s", mfc="none", color="tab:orange", mew=1.5, label="slack at the last checkpoint T")
-    ax.axvline(1.0, color="tab:red", ls="--", lw=1.2, label="bound = observed mean")
-    ax.set_yticks(y, [f"{r.theorem} · {r.problem} ({r.sketch})" for r in rows], fontsize=8)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    right = ax.twinx()
-    right.set_ylim(ax.get_ylim())
-    right.set_yticks(y, [f"{verdict_label(r)}  {fmt_num(r.slack)} / {fmt_num(r.slack_final)}" for r in rows],
-                     fontsize=8)
-    right.set_ylabel("verdict  slack / slack at T", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("bound / observed mean (log scale; below 1 the bound is exceeded)")
-    fig.suptitle("Slack of every check", fontsize=10)
-    ax.grid(True, which="major", axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
-    fig.tight_layout()
-    return _png(fig, dpi)
 
 
 def verdict_label(res: CheckResult) -> str:
@@ -234,53 +136,114 @@ def sensitivity_text(res: CheckResult) -> str:
 
 
 def fmt_num(x: float | None, spec: str = ".3g") -> str:
-    """``x`` formatted with ``spec``, or ``–`` for a missing value."""
-    return "–" if x is None else format(x, spec)
+    """``x`` formatted with ``spec``, or ``–`` for a missing value (None or NaN)."""
+    return "–" if x is None or x != x else format(x, spec)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def figure_caption(res: CheckResult) -> str:
+    """What a check's figure shows, with the check's parameters, for a paper's caption."""
+    from verify.figures import band_label
+    from verify.tables import parameters_text
+
+    params = parameters_text(res)
+    exact = " and the exact expectation (dotted)" if (res.exact or {}).get("plot") is not None else ""
+    bound = "; the theorem's bound is dashed red" if res.applicable else "; the theorem does not apply"
+    return (f"{res.theorem} ({res.paper_ref}) on {res.problem}, {res.sketch} sketch, p = {res.p:g}, r = {res.r}"
+            + ("" if params == "–" else f", {params}")
+            + f", γ = {gamma_text(res)}: observed mean of R = {res.seeds} runs over T = {res.iters} iterations "
+            f"(solid) with its {band_label(res.alpha_each)}, single runs (faint){exact}{bound}. "
+            f"Verdict: {verdict_label(res)}; slack {fmt_num(res.slack)}.")
+
+
+def combined_caption(results: Sequence[CheckResult]) -> str:
+    """The caption of the combined figure: what every panel shows, then each panel's check."""
+    from verify.figures import combined_checks, panel_letter
+    from verify.tables import check_label
+
+    panels = "; ".join(f"({panel_letter(i)}) {check_label(r)}, {verdict_label(r)}"
+                       for i, r in enumerate(combined_checks(results)))
+    return ("Each theorem's first check: observed mean of R runs (solid blue) with its confidence band, single "
+            "runs (faint), the exact expectation where there is one (dotted) and the theorem's bound (dashed red; "
+            "a dotted red line along the top edge marks where the bound leaves the plot), against the iterations T. "
+            f"{panels}.")
 
 
 def markdown(results: Sequence[CheckResult], meta: dict[str, Any], plots: dict[str, str],
-             slack_plot: str | None = None) -> str:
-    """The Markdown report: summary table, the slack plot, then one section per check with its bound and plot."""
+             slack_plot: str | None = None, figures: dict[str, dict[str, str]] | None = None) -> str:
+    """The Markdown report: the per-check table with its legend, the per-theorem table, the slack plot, one
+    section per theorem (its bound, then each check: verdict, one-step check, constants, plot and caption),
+    and the paper figures with their captions.
+
+    ``plots`` maps :func:`check_name` to a screen PNG's path; ``figures`` maps a figure's name (a check name,
+    ``slack`` or ``all-checks``) to its paper files by format."""
+    from verify import tables
+
+    figures = figures or {}
     lines = [
         "# Bernoulli-LoRA theorem checks",
         "",
         f"Root seed {meta['seed']}, family-wise α = {meta['alpha']:g} (Bonferroni over checks, checkpoints "
         f"and one-step states), {meta.get('date', 'unknown date')}, commit `{meta.get('commit') or 'unknown'}`.",
         "",
-        "Exact slack: bound / exact expectation (quadratic instances, no sampling noise); detects: the smallest "
-        "relative error in the bound's constant / rate (T → (1+ε)T) that the check turns red, from the exact "
-        "expectation where there is one, else from the confidence bounds; rate slack: the observed curve's "
-        "log-decrease over the bound's on the second half of the horizon (1: the rate is attained).",
+        "## Checks",
         "",
-        "| theorem | paper | provenance | problem | sketch | p | r | γ | runs | T | verdict | slack | slack at T | "
-        "exact slack | detects | rate slack | model | one-step | time (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for res in results:
-        one_step = lemma_text(res).replace("|", "\\|")
-        ex = exact_figures(res)
-        rate_slack = (ex.get("sensitivity") or res.sensitivity or {}).get("rate_slack")
-        model = ex.get("model", {}).get("verdict", "–")
-        lines.append(
-            f"| `{res.theorem}` | {res.paper_ref} | {res.provenance['tag']} | `{res.problem}` | {res.sketch} | "
-            f"{res.p:g} | {res.r} | {gamma_text(res)} | {res.seeds} | {res.iters} | **{verdict_label(res)}** | "
-            f"{fmt_num(res.slack)} | {fmt_num(res.slack_final)} | {fmt_num(ex.get('slack'), '.4g')} | "
-            f"{sensitivity_text(res)} | {fmt_num(rate_slack)} | {model} | {one_step} | "
-            f"{res.timings['total_s']:.1f} |")
+    lines += [f"- **{name}**: {text}" for name, text in tables.COLUMN_NOTES if name != "worst-case tightness"]
+    lines += ["", "| " + " | ".join(c.header for c in tables.COLUMNS) + " |",
+              "|" + "---|" * len(tables.COLUMNS)]
+    for cells in tables.rows(results):
+        cells = [_md_cell(c) for c in cells]
+        cells[0] = f"`{cells[0]}`"
+        cells[1] = f"`{cells[1]}`"
+        cells[9] = f"**{cells[9]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Theorems", "", f"- **worst-case tightness**: {dict(tables.COLUMN_NOTES)['worst-case tightness']}",
+              "", "| theorem | paper | provenance | measure | checks | verdicts | smallest slack | "
+              "worst-case tightness |", "|---|---|---|---|---|---|---|---|"]
+    for row in tables.by_theorem(results):
+        lines.append(f"| `{row.theorem}` | {row.paper_ref} | {row.provenance} | `{row.measure}` | {len(row.checks)} "
+                     f"| {row.verdicts} | {fmt_num(row.smallest_slack)} | {tables.worst_case_text(row.theorem)} |")
     if not plots:
         lines += ["", "_Plots were not drawn: matplotlib is not installed (`pip install '.[report]'`)._"]
     if slack_plot is not None:
-        lines += ["", "## Slack across theorems", "", f"![slack across theorems]({slack_plot})"]
-    for res in results:
-        name = check_name(res)
-        lines += ["", f"## {res.theorem} on `{res.problem}`, {res.sketch} sketch (p = {res.p:g}, r = {res.r})", "",
-                  f"$$ {res.bound_latex} $$", "", f"Verdict **{verdict_label(res)}**: {verdict_text(res)}", "",
-                  f"One-step check: {lemma_text(res)}.", "",
-                  "| constant | value | how |", "|---|---|---|"]
-        lines += [f"| {k} | {v['value']:.6g} | {v['how']} |" for k, v in res.constants.items()]
-        if name in plots:
-            lines += ["", f"![{name}]({plots[name]})"]
+        lines += ["", "## Slack across checks", "", f"![slack across checks]({slack_plot})", "",
+                  "_Left: the slack, the smallest ratio bound / observed mean over the checkpoints, and the exact "
+                  "slack where there is one; right: the slack at the last iteration T, on its own axis. Below 1 "
+                  "the bound is exceeded._"]
+    for row in tables.by_theorem(results):
+        lines += ["", f"## {row.theorem}: {row.paper_ref}", "", f"$$ {row.checks[0].bound_latex} $$", "",
+                  f"Measure `{row.measure}`, provenance {row.provenance}."]
+        for res in row.checks:
+            name = check_name(res)
+            lines += ["", f"### {tables.check_label(res)}", "",
+                      f"Verdict **{verdict_label(res)}**: {verdict_text(res)}", "",
+                      f"One-step check: {lemma_sentence(res)}", "",
+                      "| constant | value | how |", "|---|---|---|"]
+            lines += [f"| {k} | {fmt_num(v['value'], '.6g')} | {_md_cell(v['how'])} |"
+                      for k, v in res.constants.items()]
+            if name in plots:
+                lines += ["", f"![{name}]({plots[name]})", "", f"_{figure_caption(res)}_"]
+    if figures:
+        lines += ["", "## Figures for a paper", "",
+                  "Without titles; the captions below describe them. Each check: PDF (vector) and the PNG shown "
+                  "above; all checks and the slack: PDF and PNG at 300 dpi."]
+        if COMBINED in figures:
+            lines += ["", f"- **All checks** ({_links(figures[COMBINED])}): {combined_caption(results)}"]
+        if "slack" in figures:
+            lines += [f"- **Slack** ({_links(figures['slack'])}): the slack of every check, as above."]
+        for res in results:
+            name = check_name(res)
+            if name in figures:
+                lines.append(f"- **{tables.check_label(res)}** ({_links(figures[name])}): {figure_caption(res)}")
     return "\n".join(lines) + "\n"
+
+
+def _links(files: dict[str, str]) -> str:
+    return ", ".join(f"[{fmt.upper()}]({path})" for fmt, path in files.items())
 
 
 def gamma_text(res: CheckResult) -> str:
@@ -321,13 +284,35 @@ def lemma_text(res: CheckResult) -> str:
     return f"{status} ({detail})" if detail else status
 
 
+def lemma_sentence(res: CheckResult) -> str:
+    """The one-step check as a sentence with its figures named: verdict, slack (claimed / observed right-hand
+    side, smallest over the states) and decrease ratio; ``skipped: why`` or ``not run``."""
+    status, detail = lemma_status(res.lemma)
+    if status == "skipped":
+        return f"skipped: {detail}." if detail else "skipped."
+    if status == "–":
+        return "not run (the theorem does not apply, the runs diverged, or no states were asked for)."
+    lemma = res.lemma or {}
+    ratio = lemma.get("decrease_ratio")
+    parts = [f"one-step slack {detail} (claimed / observed right-hand side, smallest over "
+             f"{lemma.get('states', '–')} states)"]
+    if ratio is not None:
+        parts.append(f"decrease ratio {fmt_num(ratio)} (observed / claimed decrease)")
+    return f"{status}; " + ", ".join(parts) + "."
+
+
 def verdict_text(res: CheckResult) -> str:
-    """Why the verdict, the slack with its interval, γ, γ_max and the bound scale, as one sentence."""
-    interval = "" if res.slack_interval is None else \
-        f" (confidence interval {fmt_num(res.slack_interval[0])} to {fmt_num(res.slack_interval[1])})"
-    return (f"{res.reason}.  Slack {fmt_num(res.slack)} at T = {res.slack_T}{interval}.  "
-            f"γ = {fmt_num(res.gamma, '.6g')} (γ_max = {fmt_num(res.gamma_max, '.6g')}), "
-            f"bound scale {res.bound_scale:g}.")
+    """Why the verdict, the slack with where it is reached and its interval, γ, γ_max and the bound scale."""
+    if res.slack is None:
+        slack = "No slack (no checkpoint was compared with the bound)."
+    else:
+        interval = "" if res.slack_interval is None else \
+            f", confidence interval {fmt_num(res.slack_interval[0])} to {fmt_num(res.slack_interval[1])}"
+        at = "" if res.slack_T is None else f" at T = {res.slack_T}"
+        slack = f"Slack (smallest bound / observed mean) {fmt_num(res.slack)}{at}{interval}."
+    gamma = "Polyak stepsize" if res.gamma is None else \
+        f"γ = {fmt_num(res.gamma, '.6g')} (γ_max = {fmt_num(res.gamma_max, '.6g')})"
+    return f"{res.reason}.  {slack}  {gamma}, bound scale {res.bound_scale:g}."
 
 
 def have_matplotlib() -> bool:
@@ -339,33 +324,128 @@ def have_matplotlib() -> bool:
     return True
 
 
-def render(out: Path, results: Sequence[CheckResult], meta: dict[str, Any], results_json: bytes | None = None) -> None:
-    """Write ``index.md``, ``index.html``, ``plots/*.png`` (and ``results.json`` if given) into ``out``.
+def _style_hash() -> str:
+    """A hash of the drawing code and matplotlib's version: a change of either redraws every figure."""
+    import matplotlib
 
-    Everything is drawn in memory first; only then is each file written through :func:`atomic_write`, so an
-    error while drawing leaves an existing report untouched and no file is ever half-written.  Plots come
-    first and the index files last, so an index never names a plot that is not there.
+    from verify import figures, mathsvg, tables
+
+    h = hashlib.sha256(matplotlib.__version__.encode())
+    for module in (figures, mathsvg, tables, sys.modules[__name__]):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _key(style: str, kind: str, payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=_json_default, allow_nan=True)
+    return hashlib.sha256(f"{style}|{kind}|{text}".encode()).hexdigest()[:32]
+
+
+def _plotted(res: CheckResult) -> dict[str, Any]:
+    """What a check's figures are drawn from: its record without the timings."""
+    rec = res.to_dict()
+    rec.pop("timings")
+    return rec
+
+
+def _read_hashes(out: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out / HASHES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def _draw_all(out: Path, results: Sequence[CheckResult]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Every figure file of the report by path relative to ``out``, and the hash each was drawn from.
+
+    A file whose hash equals the one recorded in ``out/.figure-hashes.json`` (and that exists) is read back;
+    the others are drawn (:mod:`verify.figures`, :mod:`verify.mathsvg`)."""
+    from verify import figures, mathsvg, tables
+
+    style = _style_hash()
+    old = _read_hashes(out)
+    jobs: list[tuple[str, tuple[str, ...], Any]] = []
+    for res in results:
+        name, rec = check_name(res), _plotted(res)
+        jobs.append((_key(style, "check", rec), (f"plots/{name}.png", f"{FIGURES}/{name}.pdf"),
+                     lambda res=res: list(figures.check_files(res).values())))
+    every = [_plotted(r) for r in results]
+    if any(r.slack is not None or r.slack_final is not None for r in results):
+        jobs.append((_key(style, "slack", every), (SLACK_PLOT,), lambda: [figures.slack_png(results)]))
+        jobs.append((_key(style, "slack-paper", every), (f"{FIGURES}/slack.pdf", f"{FIGURES}/slack.png"),
+                     lambda: list(figures.paper_files(figures.slack_figure(results, paper=True)).values())))
+    if results:
+        jobs.append((_key(style, "combined", every), (f"{FIGURES}/{COMBINED}.pdf", f"{FIGURES}/{COMBINED}.png"),
+                     lambda: list(figures.paper_files(figures.combined_figure(results)).values())))
+    for row in tables.by_theorem(results):
+        latex = row.checks[0].bound_latex
+        jobs.append((_key(style, "formula", latex), (f"{FIGURES}/formula-{row.theorem}.svg",),
+                     lambda latex=latex: [mathsvg.svg(latex)]))
+    files: dict[str, bytes] = {}
+    hashes: dict[str, str] = {}
+    for key, rels, draw in jobs:
+        if all(old.get(rel) == key and (out / rel).is_file() for rel in rels):
+            data = [(out / rel).read_bytes() for rel in rels]
+        else:
+            data = draw()
+        for rel, blob in zip(rels, data, strict=True):
+            if blob is not None:
+                files[rel], hashes[rel] = blob, key
+    return files, hashes
+
+
+def _stale(out: Path, keep: set[str]) -> list[Path]:
+    """Figure files in ``plots/`` and ``figures/`` that this report no longer names."""
+    found = [p for folder in ("plots", FIGURES) if (out / folder).is_dir() for p in (out / folder).iterdir()
+             if p.suffix in (".png", ".pdf", ".svg")]
+    return [p for p in found if p.relative_to(out).as_posix() not in keep]
+
+
+def render(out: Path, results: Sequence[CheckResult], meta: dict[str, Any], results_json: bytes | None = None) -> None:
+    """Write ``index.md``, ``index.html``, the plots and paper figures (and ``results.json`` if given) into ``out``.
+
+    Everything is drawn (or read back from an unchanged earlier drawing) in memory first; only then is each file
+    written through :func:`atomic_write`, so an error while drawing leaves an existing report untouched and no
+    file is ever half-written.  Figures come first and the index files last, so an index never names a figure
+    that is not there; figures of checks no longer in the report are removed.
     """
     from verify.render_html import html_report
 
+    results = list(results)
     files: dict[str, bytes] = {}
-    pngs: dict[str, bytes] = {}
-    slack = None
+    hashes: dict[str, str] = {}
     if have_matplotlib():
-        for res in results:
-            pngs[check_name(res)] = check_png(res)
-        slack = slack_png(results)
-    plots = {name: f"plots/{name}.png" for name in pngs}
-    files.update({plots[name]: data for name, data in pngs.items()})
-    if slack is not None:
-        files[SLACK_PLOT] = slack
+        files, hashes = _draw_all(out, results)
+    plots = {check_name(r): f"plots/{check_name(r)}.png" for r in results if f"plots/{check_name(r)}.png" in files}
+    paper = {}
+    for name in [check_name(r) for r in results] + ["slack", COMBINED]:
+        found = {fmt: f"{FIGURES}/{name}.{fmt}" for fmt in ("pdf", "png") if f"{FIGURES}/{name}.{fmt}" in files}
+        if f"plots/{name}.png" in files:
+            found["png"] = f"plots/{name}.png"
+        if found:
+            paper[name] = found
+    formulas = {r.theorem: files.get(f"{FIGURES}/formula-{r.theorem}.svg") for r in results}
+    index = {"index.md": markdown(results, meta, plots, SLACK_PLOT if SLACK_PLOT in files else None, paper).encode(),
+             "index.html": html_report(results, meta, {n: files[p] for n, p in plots.items()}, files.get(SLACK_PLOT),
+                                       formulas).encode()}
     if results_json is not None:
         files["results.json"] = results_json
-    files["index.md"] = markdown(results, meta, plots, SLACK_PLOT if slack is not None else None).encode()
-    files["index.html"] = html_report(results, meta, pngs, slack).encode()
-    if pngs:
-        (out / "plots").mkdir(parents=True, exist_ok=True)
+    old = _read_hashes(out)
+    for folder in ("plots", FIGURES):
+        if any(rel.startswith(folder + "/") for rel in files):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+    # The hash file first forgets every file about to be rewritten, so an interruption cannot leave it vouching
+    # for a file drawn from other data; the full list is written once every figure is in place.
+    unchanged = {rel: h for rel, h in old.items() if hashes.get(rel) == h}
+    atomic_write(out / HASHES, json.dumps(unchanged, indent=1, sort_keys=True).encode())
     for rel, data in files.items():
+        if not (rel in unchanged and (out / rel).is_file()):
+            atomic_write(out / rel, data)
+    for path in _stale(out, set(files)):
+        path.unlink()
+    atomic_write(out / HASHES, json.dumps(hashes, indent=1, sort_keys=True).encode())
+    for rel, data in index.items():
         atomic_write(out / rel, data)
 
 
