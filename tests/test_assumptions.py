@@ -471,7 +471,12 @@ def test_example_problem_table_and_time(capsys):
     assert code == 0, err
     assert time.perf_counter() - start < 10
     assert "lower bound" in out and "Applicable theorems" in out and "gd-pl" in out
+    assert "Methods and confidence" not in out and "--verbose" in out and len(out.splitlines()) <= 45
     assert make_problem().shape == (12, 8)
+    code, verbose, err = _run(capsys, "examples.my_problem:make_problem", "--verbose")
+    assert code == 0, err
+    methods = verbose.split("Methods and confidence:")[1]
+    assert "Confidence:" in methods and len(verbose.splitlines()) > len(out.splitlines()) + 10
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -1,4 +1,4 @@
-"""``verify assumptions MODULE:FACTORY [--sketch NAME --r R --p P] [--compressor SPEC] [--seed N] [--json]``.
+"""``verify assumptions MODULE:FACTORY [--sketch NAME --r R --p P] [--compressor SPEC] [--seed N] [--json|--verbose]``.
 
 Wiring: ``add_parser(subparsers)`` adds the sub-command to the ``verify`` parser and sets
 ``func=run_command``.  ``run_command(args)`` returns 0 whatever the statuses (the command reports); bad input
@@ -59,6 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--compressor", default=None, help="compressor spec, e.g. rand-k:k=4, top-k:k=2, dither:s=2")
     parser.add_argument("--seed", type=_int("--seed", 0), default=0, help="root seed")
     parser.add_argument("--json", action="store_true", help="print the JSON report")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print how each assumption was tested and with what confidence")
     parser.set_defaults(func=run_command)
     return parser
 
@@ -69,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Load the problem, run the checks, print the table (or ``--json``); 0 whatever the statuses.
+    """Load the problem, run the checks, print the table (methods with ``--verbose``) or ``--json``; 0 whatever
+    the statuses.
 
     Raises
     ------
@@ -80,7 +83,7 @@ def run_command(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     report = check_assumptions(problem, sketch=args.sketch, r=args.r, p=args.p, compressor=args.compressor,
                                seed=args.seed)
-    print(render_json(report) if args.json else render_table(report))
+    print(render_json(report) if args.json else render_table(report, verbose=args.verbose))
     return EXIT_OK
 
 

@@ -46,8 +46,9 @@ def _witness_line(w: dict) -> str:
     return ", ".join(f"{k} = {text}" for k, text in parts if text is not None)
 
 
-def render_table(report: AssumptionReport) -> str:
-    """The status table, the witnesses, the applicable theorems and their constants, methods and confidence."""
+def render_table(report: AssumptionReport, verbose: bool = False) -> str:
+    """The status table, the witnesses, the applicable theorems and their constants; with ``verbose``, also how
+    each assumption was tested and with what confidence (otherwise one line says how to see it)."""
     s = report.settings
     lines = [f"verify assumptions: {report.problem} ({report.shape[0]}x{report.shape[1]}, {report.origin}); "
              f"sketch {s['sketch']}, r = {s['r']}, p = {s['p']:g}, compressor {s['compressor']}, seed {s['seed']}", ""]
@@ -70,10 +71,13 @@ def render_table(report: AssumptionReport) -> str:
             parts = [f"{k} = {'?' if v is None else f'{v:.6g}'}" for k, v in consts.items()]
             lines += _wrap(f"{tid}: " + ", ".join(parts), 2)
         lines += _wrap("kinds: " + ", ".join(f"{k}: {v}" for k, v in flags.items()), 2)
-    lines += ["", "Methods and confidence:"]
-    for name, f in report.findings.items():
-        if f.status != "unverified" or f.method != "not run.":
-            lines += _wrap(f"{name}: {f.method} Confidence: {f.confidence}", 2)
+    if verbose:
+        lines += ["", "Methods and confidence:"]
+        for name, f in report.findings.items():
+            if f.status != "unverified" or f.method != "not run.":
+                lines += _wrap(f"{name}: {f.method} Confidence: {f.confidence}", 2)
+    else:
+        lines += ["", "How each assumption was tested, and with what confidence: --verbose (or --json)."]
     lines += ["", "Statuses: holds = every sampled test passed (evidence, not a proof); violated = the witness breaks "
               "the assumption; unverified = not testable here (missing oracle, error in the problem's code, or "
               "inconclusive)."]
