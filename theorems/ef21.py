@@ -14,7 +14,7 @@ PŁ: γ <= min(1/(L + L̃ sqrt(2λ_max^p β/θ)), θ/(2μλ_min^p)), E Ψ_T <= (
 Ψ = f − f* + (γλ_max^p/θ)𝒢.  With the identity compressor (α = 1: θ = 1, β = 0) this is GD.
 
 Provenance: reconstructed from EF21 (Richtárik, Sokolov, Fatkhullin 2021, Thms 1–2; θ, β and the PŁ
-stepsize are [C] in the EF21 code) and the projection lemma (THEOREMS.md §5.7).
+stepsize are [C] in the EF21 code) and the projection lemma (docs/theory.md §5.7).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from theorems.symbols import L_tilde, beta, theta
 
 EF21_NC, EF21_PL = variance_reduced_pair(
     ids=("ef21-nc", "ef21-pl"), refs=("Theorem 7", "Theorem 7 (PŁ variant)"), title="Bernoulli-LoRA-EF21",
-    provenance=Provenance("reconstructed", "EF21 (Richtárik et al. 2021) + projection lemma; THEOREMS.md §5.7"),
+    provenance=Provenance("reconstructed", "EF21 (Richtárik et al. 2021) + projection lemma; docs/theory.md §5.7"),
     assumptions=("federated", "compressor"), estimator="ef21", error=EF21_ERROR, kappa=theta,
     K_root=L_tilde * sp.sqrt(beta), noise=sp.Integer(0),
     lyapunov_err="(1/M) sum_i ||g_i^t - grad f_i(W^t)||^2", doc=__doc__,

@@ -1,6 +1,6 @@
 r"""Bernoulli-LoRA-GD: Theorem 1 (non-convex) and its PŁ counterpart.
 
-Algorithm (THEOREMS.md §2.2, [C] from the authors' code): ``W^{t+1} = W^t − γ Ĝ^t`` with
+Algorithm (docs/theory.md §2.2, [C] from the authors' code): ``W^{t+1} = W^t − γ Ĝ^t`` with
 ``Ĝ^t = H_B^t ∇f(W^t)`` with probability p and ``∇f(W^t) H_A^t`` otherwise.
 
 Derivation of the one-step inequality (written out here, each step checked by ``verify.symbolic``):
@@ -27,7 +27,7 @@ Both bounds are attained on ``f = (L/2)‖W − W*‖²`` with isotropic sketche
 
 Sources: the forms are RAC-LoRA's Theorems 5.3 and 5.5 (Malinovsky et al., arXiv 2410.08305, quoted by
 public reviews) with λ_min^H replaced by λ_min^p; the Bernoulli-LoRA brief confirms Theorem 1's rate
-2Δ⁰/(γ λ_min^p T) and the PŁ rate (1 − γμλ_min)^T (THEOREMS.md, "Confirmed by the project brief").
+2Δ⁰/(γ λ_min^p T) and the PŁ rate (1 − γμλ_min)^T (docs/theory.md §8: the project brief).
 The stepsize condition γ ≤ 1/L is the standard one (reconstructed).
 """
 

@@ -7,7 +7,7 @@ polynomial in the state quantities of :mod:`theorems.symbols` (``delta_t``, ``gr
 
 Notation: Ĥ is the random projection of step t (``X ↦ H_B X`` w.p. p, ``X ↦ X H_A`` otherwise), a
 symmetric idempotent operator on (R^{m×n}, ⟨·,·⟩_F), drawn independently of the past;
-𝓗 = E Ĥ with λ_min^p I ≼ 𝓗 ≼ λ_max^p I (THEOREMS.md §3.4).  ``e_t = G^t − ∇f(W^t)``.
+𝓗 = E Ĥ with λ_min^p I ≼ 𝓗 ≼ λ_max^p I (docs/theory.md §3.4).  ``e_t = G^t − ∇f(W^t)``.
 
 Descent lemma for a biased estimator (:data:`DESCENT_BIASED`).  L-smoothness and W^{t+1} − W^t = −γĤG:
 f(W^{t+1}) ≤ f − γ⟨∇f, ĤG⟩ + (Lγ²/2)‖ĤG‖².  Since ⟨∇f, ĤG⟩ = ⟨Ĥ∇f, ĤG⟩ =
@@ -23,7 +23,7 @@ Descent lemma for an unbiased estimator with expected smoothness (:data:`DESCENT
 E_t⟨∇f, ĤG⟩ = ⟨∇f, 𝓗∇f⟩ ≥ λ_min^p‖∇f‖² and E_t‖ĤG‖² = E⟨G, 𝓗G⟩ ≤ λ_max^p E‖G‖² ≤
 λ_max^p(2Aδ + B‖∇f‖² + C).
 
-Estimator-error recursions (THEOREMS.md §5.3–5.7, re-derived):
+Estimator-error recursions (docs/theory.md §5.3–5.7, re-derived):
 
 * PAGE, minibatch b' with replacement: e⁺ = e + (1/b')Σ(Δ_i − Δ) w.p. 1 − q, 0 w.p. q, the Δ_i being
   component-gradient differences; the cross term vanishes and Var ≤ (1/b')E‖Δ_i‖² ≤ (ℒ²/b')‖ΔW‖².

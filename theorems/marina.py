@@ -11,7 +11,7 @@ PŁ: γ <= min(1/(L + L̃ sqrt(2λ_max^p(1−q)ω/(qM))), q/(2μλ_min^p)),
 E Φ_T <= (1 − γμλ_min^p)^T Δ0 with Φ = f − f* + (γλ_max^p/q)‖G − ∇f‖².  With q = 1 or ω = 0 this is GD.
 
 Provenance: reconstructed from MARINA (Gorbunov, Burlachenko, Li, Richtárik 2021, Thm 2.1) and the
-projection lemma (THEOREMS.md §5.6).
+projection lemma (docs/theory.md §5.6).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from theorems.symbols import L_tilde, M, omega, q
 
 MARINA_NC, MARINA_PL = variance_reduced_pair(
     ids=("marina-nc", "marina-pl"), refs=("Theorem 6", "Theorem 6 (PŁ variant)"), title="Bernoulli-LoRA-MARINA",
-    provenance=Provenance("reconstructed", "MARINA (Gorbunov et al. 2021) + projection lemma; THEOREMS.md §5.6"),
+    provenance=Provenance("reconstructed", "MARINA (Gorbunov et al. 2021) + projection lemma; docs/theory.md §5.6"),
     assumptions=("federated", "compressor"), estimator="marina", error=MARINA_ERROR, kappa=q,
     K_root=L_tilde * sp.sqrt((1 - q) * omega / M), noise=sp.Integer(0),
     lyapunov_err="||G^t - grad f(W^t)||^2", doc=__doc__,

@@ -15,7 +15,7 @@ PŁ: Φ = f − f* + (γλ_max^p/b)‖G − ∇f‖², γ <= min(1/(L + 2ℒ(1�
 E Φ_T <= (1 − γμλ_min^p)^T Φ_0 + 2bσ²λ_max^p/(μλ_min^p).  The error coefficient of the combined
 recursion is k(1 − 3b/2 + b²) <= k(1 − b/2) because b² <= b.
 
-Provenance: reconstructed (THEOREMS.md §5.4; cf. the DASHA-MVR/STORM analyses); Theorem 3 carries the
+Provenance: reconstructed (docs/theory.md §5.4; cf. the DASHA-MVR/STORM analyses); Theorem 3 carries the
 symbol b (reviewer, [S]).  With b = 1, G = g(W; ξ) is plain SGD.
 """
 
@@ -30,7 +30,7 @@ from theorems.symbols import Lms, b, sigma2
 
 MVR_NC, MVR_PL = variance_reduced_pair(
     ids=("mvr-nc", "mvr-pl"), refs=("Theorem 3", "Theorem 3 (PŁ variant)"), title="Bernoulli-LoRA-MVR",
-    provenance=Provenance("reconstructed", "THEOREMS.md §5.4, re-derived; momentum update from the authors' code"),
+    provenance=Provenance("reconstructed", "docs/theory.md §5.4, re-derived; momentum update from the authors' code"),
     assumptions=("bounded_variance", "mean_square_smooth"), estimator="mvr", error=MVR_ERROR, kappa=b,
     K_root=sp.sqrt(2) * (1 - b) * Lms, noise=2 * b**2 * sigma2, lyapunov_err="||G^t - grad f(W^t)||^2", doc=__doc__,
 )

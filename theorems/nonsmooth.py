@@ -23,7 +23,7 @@ measured before the sketch is drawn) minimises the right-hand side of the recurs
           \le \sqrt{\tfrac1T\textstyle\sum_t \mathbb E(f(W^t)-f^*)^2}
           \le \frac{L_0R_0\sqrt{\lambda_{\max}^p}}{\lambda_{\min}^p\sqrt T}.
 
-Provenance: reconstructed (THEOREMS.md §5.8–5.9; the paper's non-smooth theorems were not retrieved;
+Provenance: reconstructed (docs/theory.md §5.8–5.9; the paper's non-smooth theorems were not retrieved;
 the weighted-norm treatment of non-isotropic sketches is the project's own derivation).
 """
 
@@ -37,7 +37,7 @@ from theorems.symbols import L0, R0, Gsq, T, delta_t, dist_t, gamma, lambda_max_
 
 _LIPSCHITZ = ((Gsq, L0**2 / (1 + lip_excess)),)
 _ASSUMPTIONS = ("positive_expected_projection", "convex", "lipschitz")
-_PROVENANCE = Provenance("reconstructed", "THEOREMS.md §5.8-5.9, re-derived in the H^-1 norm for general sketches")
+_PROVENANCE = Provenance("reconstructed", "docs/theory.md §5.8-5.9, re-derived in the H^-1 norm for general sketches")
 
 _bound_const = R0**2 / (2 * gamma * lambda_min_p * T) + gamma * L0**2 * lambda_max_p / (2 * lambda_min_p)
 

@@ -13,7 +13,7 @@ PŁ: Φ = f − f* + (γλ_max^p/q)‖G − ∇f‖², γ <= min(1/(L + ℒ sqrt
 E Φ_T <= (1 − γμλ_min^p)^T Φ_0.  With q = 1 both reduce to GD (Theorem 1).
 
 Provenance: reconstructed from PAGE (Li, Bao, Zhang, Richtárik 2021, Thm 1) and the projection lemma;
-the paper's Theorem 4 carries the symbol q (reviewer, [S]); THEOREMS.md §5.3.
+the paper's Theorem 4 carries the symbol q (reviewer, [S]); docs/theory.md §5.3.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from theorems.symbols import Lms, b_prime, q
 
 PAGE_NC, PAGE_PL = variance_reduced_pair(
     ids=("page-nc", "page-pl"), refs=("Theorem 4", "Theorem 4 (PŁ variant)"), title="Bernoulli-LoRA-PAGE",
-    provenance=Provenance("reconstructed", "PAGE (Li et al. 2021) + projection lemma; THEOREMS.md §5.3, re-derived"),
+    provenance=Provenance("reconstructed", "PAGE (Li et al. 2021) + projection lemma; docs/theory.md §5.3, re-derived"),
     assumptions=("mean_square_smooth",), estimator="page", error=PAGE_ERROR, kappa=q,
     K_root=Lms * sp.sqrt((1 - q) / b_prime), noise=sp.Integer(0), lyapunov_err="||G^t - grad f(W^t)||^2", doc=__doc__,
 )

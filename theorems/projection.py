@@ -7,9 +7,9 @@ sum :math:`p(I_n\otimes \mathbb E H_B) + (1-p)(\mathbb E H_A^\top\otimes I_m)`, 
 
 .. math:: \lambda_{\min}^p = p\,\lambda_{\min}(\mathbb E H_B) + (1-p)\,\lambda_{\min}(\mathbb E H_A),
 
-and the same for :math:`\lambda_{\max}^p` (THEOREMS.md §3.1).
+and the same for :math:`\lambda_{\max}^p` (docs/theory.md §3.1).
 
-Gaussian sketches (paper, Appendix B; THEOREMS.md §3.3): H_B projects onto a uniformly random
+Gaussian sketches (paper, Appendix B; docs/theory.md §3.3): H_B projects onto a uniformly random
 r-dimensional subspace of R^m, so E[H_B] = c I by rotation invariance and tr E[H_B] = r gives
 c = r/m; likewise E[H_A] = (r/n) I.
 """

@@ -7,7 +7,7 @@ r"""Bernoulli-LoRA-QGD (Theorem 5): M clients, independent unbiased compressors 
           \le \|\nabla f\|^2 + \frac{2\omega L_{\max}}{M}\big(f - f^* + \Delta^{\inf}\big),
 
 using ``‖∇f_i‖² <= 2L_i(f_i − f_i^*)`` and ``(1/M)Σ(f_i − f_i^*) = f − f^* + Δ^inf``.  So QGD is SGD with
-``A = ωL_max/M``, ``B = 1``, ``C = 2ωL_maxΔ^inf/M`` (THEOREMS.md §5.5), and the bounds are those of
+``A = ωL_max/M``, ``B = 1``, ``C = 2ωL_maxΔ^inf/M`` (docs/theory.md §5.5), and the bounds are those of
 :mod:`theorems.sgd` with these constants.  With the identity compressor (ω = 0) they reduce to GD's
 (with the PŁ rate halved).
 
@@ -25,7 +25,7 @@ QGD_ABC = {A: omega * L_max / M, B: 1, C: 2 * omega * L_max * Delta_inf / M}
 
 QGD_NC, QGD_PL = unbiased_pair(
     ids=("qgd-nc", "qgd-pl"), refs=("Theorem 5", "Theorem 5 (PŁ variant)"), title="Bernoulli-LoRA-QGD",
-    provenance=Provenance("reconstructed", "THEOREMS.md §5.5: SGD theorems with the ABC constants of "
+    provenance=Provenance("reconstructed", "docs/theory.md §5.5: SGD theorems with the ABC constants of "
                           "independent unbiased compressors (Khaled & Richtárik 2020)"),
     assumptions=("federated", "compressor"), estimator="qgd", abc=QGD_ABC, doc=__doc__,
 )

@@ -2,7 +2,7 @@ r"""RAC-LoRA (Malinovsky et al., arXiv 2410.08305), the one-sided predecessor, a
 
 Bernoulli-LoRA with p = 1 (left sketches only) or p = 0 (right sketches only) is RAC-LoRA; its
 theorems must be recovered by substituting ``lambda_min_p -> lambda_min_H``.  Statements as quoted by
-public reviews of RAC-LoRA (THEOREMS.md §6, tag [S]):
+public reviews of RAC-LoRA (docs/theory.md §6, tag [S]):
 
 * Thm 5.3: :math:`\mathbb E\|\nabla f(\widetilde W^T)\|^2 \le \frac{2(f(W^0)-f^*)}{\lambda_{\min}^H\gamma T}`;
 * Thm 5.5: :math:`\mathbb E[f(W^T)-f^*] \le (1-\gamma\mu\lambda_{\min}^H)^T(f(W^0)-f^*)`.

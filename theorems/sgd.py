@@ -22,7 +22,7 @@ Lγ²λ_max^pA <= γμλ_min^p/2 give the contraction 1 − γμλ_min^p/2; the 
 case; with C = 0 and A = 0 (zero noise) it is Theorem 1 with the constant 2 in place of 1 in the PŁ rate.
 
 Provenance: the PŁ form ``(1 − γμλ_min^p/2)^T Δ0 + noise`` is confirmed by the project brief (Theorem 8);
-the exact constants, the non-convex statement and the weights are reconstructed here (THEOREMS.md §5.2).
+the exact constants, the non-convex statement and the weights are reconstructed here (docs/theory.md §5.2).
 B >= 1 for every oracle of this suite (the ABC constants are certified with B = 1).
 """
 
@@ -33,7 +33,7 @@ from theorems.record import Provenance
 
 SGD_NC, SGD_PL = unbiased_pair(
     ids=("sgd-nc", "sgd-pl"), refs=("Theorem 2", "Theorem 8"), title="Bernoulli-LoRA-SGD",
-    provenance=Provenance("reconstructed", "THEOREMS.md §5.2, re-derived; Theorem 8's PŁ form confirmed by the "
+    provenance=Provenance("reconstructed", "docs/theory.md §5.2, re-derived; Theorem 8's PŁ form confirmed by the "
                           "project brief; Khaled & Richtárik (2020) weighted telescoping"),
     assumptions=("expected_smoothness",), estimator="sgd", abc=None, doc=__doc__,
 )

@@ -4,7 +4,7 @@ A compressor acts on the last two axes of an array: one ``(m, n)`` matrix with `
 viewed as a vector ``x ∈ R^d``.  Any leading shape is allowed (e.g. ``(R, M, m, n)`` for R runs and M
 clients); each leading index gets its own, independent randomness from the generator passed in.
 
-Two classes (THEOREMS.md §4, assumptions 8 and 9):
+Two classes (docs/theory.md §4, items 4.8 and 4.9):
 
 * **unbiased**, class :math:`\mathbb U(\omega)`: :math:`\mathbb E\,Q(x) = x` and
   :math:`\mathbb E\|Q(x) - x\|^2 \le \omega\|x\|^2`;

@@ -1,6 +1,6 @@
 r"""Gradient estimators as small ``init`` / ``direction`` / ``update`` / ``error`` pieces (the optax pattern).
 
-An estimator produces the matrix ``G^t`` that the Bernoulli sketch projects (THEOREMS.md §2.2).  Its state
+An estimator produces the matrix ``G^t`` that the Bernoulli sketch projects (docs/theory.md §2.2).  Its state
 is an array, or a tuple of arrays, whose leading axis runs over the R independent runs, so the runner and
 the lemma check can select and replicate runs with :func:`take`.  Every random choice (minibatches, the
 PAGE/MARINA coin, compression) is drawn per run from the generator passed in, never from a global RNG.

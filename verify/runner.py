@@ -1,6 +1,6 @@
 r"""The one generic Bernoulli-LoRA loop, batched over R runs.
 
-Each step (DESIGN.md, "The algorithm"):
+Each step (docs/theory.md §2.2):
 
 .. math:: W^{t+1} = W^t - \gamma_t\,\hat G^t,\qquad
           \hat G^t = \begin{cases} H_B^t G^t & c^t = 1\ (\text{prob. } p)\\ G^t H_A^t & c^t = 0\end{cases}

@@ -34,7 +34,7 @@ class ConstantStep:
 
 @dataclass(frozen=True)
 class PolyakStep:
-    r"""Polyak-type stepsize of the convex non-smooth theorem (THEOREMS.md §5.9), per run:
+    r"""Polyak-type stepsize of the convex non-smooth theorem (docs/theory.md §5.9), per run:
 
     .. math:: \gamma_t = \text{ratio}\cdot\frac{f(W^t) - f^*}{\|G^t\|^2},\qquad
               \text{ratio} = \lambda_{\min}^p/\lambda_{\max}^p \ (1 \text{ for isotropic sketches}),
