@@ -105,6 +105,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    import sympy as sp
+
+    from theorems.symbols import DESCRIPTIONS
     from verify import symbolic
 
     reg = theorems.registry()
@@ -120,7 +123,18 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"LaTeX: {t.statement}")
     s = t.one_step
     print(f"one step: E_t[Phi_(t+1)] <= ({s.a}) Phi_t - ({s.c}) {s.progress} + ({s.d}),  Phi = {s.lyapunov}"
-          + ("  (PŁ applied)" if s.pl_applied else ""))
+          + ("" if s.k == 0 else f",  k = {s.k}") + ("  (PŁ applied)" if s.pl_applied else ""))
+    if t.definitions:
+        print("definitions: " + ", ".join(f"{sym} = {expr}" for sym, expr in t.definitions))
+    # Every symbol printed above (and in the one-step proof), with its meaning from theorems.symbols.
+    exprs = [t.bound, *t.stepsize_condition, s.phi, s.k, s.a, s.c, s.d, s.Phi0, s.progress, s.next_bound,
+             *(e for _, e in t.definitions), *(e for _, e in s.constraints)]
+    if t.gamma_max is not None:
+        exprs.append(t.gamma_max)
+    names = {sym.name for e in exprs for sym in sp.sympify(e).free_symbols} | {"Phi_t"}
+    print("symbols:")
+    for name in [*(n for n in DESCRIPTIONS if n in names), *sorted(names - set(DESCRIPTIONS))]:
+        print(f"  {name}: {DESCRIPTIONS.get(name, 'not described in theorems.symbols.DESCRIPTIONS')}")
     proofs = symbolic.all_proofs(t)
     print(f"symbolic checks: {sum(p.ok for p in proofs)}/{len(proofs)} proved")
     for p in proofs:
