@@ -80,6 +80,14 @@ def test_bad_method_parameters_are_user_errors():
         Method("rac", 0.1, p=0.5)
     with pytest.raises(UserError, match="gamma"):
         Method("lora", -1.0)
+    _, params, X, y = _net()
+    seeds = [np.random.SeedSequence(0)]
+    with pytest.raises(UserError, match="rank r=5"):
+        adapters.finetune(Method("rac", 0.1), params, X, y, X, y, seeds, layers=(1,), r=5, steps=2, round_len=1,
+                          batch=2, eval_every=1)
+    with pytest.raises(UserError, match="layers"):
+        adapters.finetune(Method("rac", 0.1), params, X, y, X, y, seeds, layers=(3,), steps=2, round_len=1,
+                          batch=2, eval_every=1)
 
 
 def test_without_scikit_learn_the_command_says_how_to_install(monkeypatch, capsys):

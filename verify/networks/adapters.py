@@ -80,11 +80,11 @@ class Method:
         """Expected number of parameters trained at one step (module docstring); all of them for ``full``."""
         if self.kind == "full":
             return float(mlp.n_params(params))
+        p_left = {"bernoulli": self.p, "rac": 0.5, "asym": 0.0}.get(self.kind)  # None: both factors train
         total = 0.0
         for li in layers:
             m, n = params[li][0].shape[-2:]
-            total += {"bernoulli": r * (self.p * n + (1 - self.p) * m) if self.p is not None else 0.0,
-                      "rac": r * (m + n) / 2, "cola": r * (m + n), "lora": r * (m + n), "asym": r * m}[self.kind]
+            total += r * (m + n) if p_left is None else r * (p_left * n + (1 - p_left) * m)
         return total
 
 
@@ -178,12 +178,13 @@ def finetune(method: Method, params0: mlp.Params, X_train: np.ndarray, y_train: 
         require(isinstance(v, (int, np.integer)) and v >= 1, f"{name}={v!r} must be a positive integer")
     require(all(isinstance(li, (int, np.integer)) and 0 <= li < len(params0) for li in layers) and layers,
             f"layers={layers!r} must be a non-empty tuple of layer indices in 0..{len(params0) - 1}")
+    for li in layers:
+        top = min(params0[li][0].shape)
+        require(isinstance(r, (int, np.integer)) and 1 <= r <= top,
+                f"rank r={r!r} is out of range for layer {li}: need an integer 1 <= r <= {top}")
     gens = [np.random.default_rng(s) for s in seeds]
     params = [(np.repeat(W[None], R, axis=0), np.repeat(b[None], R, axis=0)) for W, b in params0]
     adapters = {li: _Adapter(params[li][0], r) for li in layers} if method.kind != "full" else {}
-    for li in layers:
-        validate = min(params[li][0].shape[1:])
-        require(1 <= r <= validate, f"rank r={r!r} is out of range for layer {li}: need 1 <= r <= {validate}")
 
     def effective() -> mlp.Params:
         return [(adapters[li].weight(), b) if li in adapters else (W, b) for li, (W, b) in enumerate(params)]
