@@ -271,6 +271,7 @@ def test_every_theorem_formula_renders_or_reads_as_text():
     for thm in theorems.registry().values():
         svg = mathsvg.svg(thm.statement)
         assert svg is not None and svg.startswith(b"<svg") and b"<path" in svg, thm.id
+        assert b"scale(0.015625)" in svg  # glyphs in 1/64 font units: minifying must not round their scale
         assert "\\" not in mathsvg.plain_text(thm.statement), thm.id
     assert mathsvg.svg(r"\frac{1}{") is None  # unparseable: the report falls back to the text
     assert mathsvg.plain_text(r"\frac1T\sum_{t=0}^{T-1} \le \sqrt{b'}\,\lambda_{\min}^p") == "1/T Σₜ₌₀ᵀ⁻¹ ≤ √b' λₘᵢₙᵖ"

@@ -220,8 +220,8 @@ def slack_figure(results: Sequence[CheckResult], paper: bool = False) -> Any | N
         return None
     plt = _pyplot()
     with plt.rc_context(PAPER_RC if paper else {"font.size": 8}):
-        height = 1.3 + (0.17 if paper else 0.26) * len(rows)
-        fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(7.0 if paper else 7.5, height),
+        height = 1.1 + (0.17 if paper else 0.24) * len(rows)
+        fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(7.0 if paper else 12.0, height),
                                           gridspec_kw={"width_ratios": (3, 2)})
         y = np.arange(len(rows))[::-1]
         slack = np.array([np.nan if r.slack is None else r.slack for r in rows])
@@ -239,8 +239,8 @@ def slack_figure(results: Sequence[CheckResult], paper: bool = False) -> Any | N
         shown = np.concatenate([slack, exact, [1.0]])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         left.set_xlim(shown.min() / 1.15, shown.max() * 1.15)
-        # A narrow log range has one or two decades: label 1, 2, 5 of each so every dot can be read off.
-        left.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        # A narrow log range has one or two decades: label 1, 1.5, 2, 3, 5, 7 of each so every dot can be read off.
+        left.xaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
         left.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         left.xaxis.set_minor_formatter(NullFormatter())
         left.set_xlabel("slack (log scale; below 1 the bound is exceeded)")
@@ -248,10 +248,11 @@ def slack_figure(results: Sequence[CheckResult], paper: bool = False) -> Any | N
         labels = [check_label(r) + ("" if paper else f"  [{verdict_label(r)}]") for r in rows]
         left.set_yticks(y, labels, fontsize=6 if paper else 7.5)
         left.set_ylim(-0.7, len(rows) - 0.3)
-        for ax in (left, right):
-            ax.legend(fontsize=6 if paper else 7.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=1,
-                      frameon=False)
-        fig.tight_layout()
+        handles = dict(zip(*reversed(left.get_legend_handles_labels()), strict=True))
+        handles.update(zip(*reversed(right.get_legend_handles_labels()), strict=True))
+        fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=4, frameon=False,
+                   fontsize=6 if paper else 7.5)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     return fig
 
 

@@ -123,19 +123,26 @@ class _Glyphs:
     _DEF = re.compile(r'<path id="([^"]+)" d="[^"]*"(?: transform="[^"]*")?\s*/>')
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
+        self.ids: dict[str, str] = {}  # matplotlib's glyph id -> its short id on this page
+
+    def _short(self, name: str) -> str:
+        return self.ids.setdefault(name, f"g{len(self.ids)}")
 
     def inline(self, svg: bytes) -> str:
+        """``svg`` for this page: glyphs defined earlier dropped, glyph ids shortened, glyph positions rounded
+        to whole units of the formula's group (0.13 pt)."""
         text = svg.decode()
 
         def keep_first(m: re.Match) -> str:
-            if m.group(1) in self.seen:
+            if m.group(1) in self.ids:
                 return ""
-            self.seen.add(m.group(1))
-            return m.group(0)
+            return m.group(0).replace(f'id="{m.group(1)}"', f'id="{self._short(m.group(1))}"', 1)
 
         text = self._DEF.sub(keep_first, text)
-        text = re.sub(r'<g id="[^"]*">', "<g>", text).replace("xlink:href=", "href=")
+        text = re.sub(r'xlink:href="#([^"]+)"', lambda m: f'href="#{self._short(m.group(1))}"', text)
+        text = re.sub(r'(<use href="#\w+" transform=")translate\((-?[\d.]+) (-?[\d.]+)\)',
+                      lambda m: f"{m.group(1)}translate({float(m.group(2)):.0f} {float(m.group(3)):.0f})", text)
+        text = re.sub(r'<g id="[^"]*">', "<g>", text)
         return re.sub(r"<defs>\s*</defs>", "", text)
 
 
