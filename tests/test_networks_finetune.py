@@ -126,9 +126,12 @@ def test_power_iteration_finds_the_top_eigenvalue_of_a_quadratic():
 
 
 def test_theory_check_evaluates_theorem_1_with_the_local_constants():
-    exp = run(Config(runs=2, steps=5, round_len=5, pre_steps=100, methods=(Method("full", 0.3),)), 0)
-    cfg = local_theory.TheoryConfig(steps=15, points=3, iters=5, reference_steps=30, head_steps=30)
-    res = local_theory.run_theory(exp, 4, 0, cfg)
+    from verify.executors import blas_limit
+
+    with blas_limit(1):
+        exp = run(Config(runs=2, steps=5, round_len=5, pre_steps=100, methods=(Method("full", 0.3),)), 0)
+        cfg = local_theory.TheoryConfig(steps=15, points=3, iters=5, reference_steps=30, head_steps=30)
+        res = local_theory.run_theory(exp, 4, 0, cfg)
     gd, sgd = res.checks
     v = gd.values
     assert v["lambda_min_p"] == pytest.approx(1 / 64) and v["L"] == res.L_local >= res.L0 * 0.5
