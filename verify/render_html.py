@@ -24,7 +24,7 @@ from verify.mathsvg import plain_text
 from verify.report import check_name, fmt_num, lemma_sentence, verdict_label, verdict_text
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1360px;
        color: #222; line-height: 1.4; padding: 0 1em 2em; }
 h1 { margin-bottom: 0.2em; }
 nav.toc { background: #f6f8fa; border: 1px solid #ddd; padding: 0.4em 1em; margin: 1em 0; font-size: 0.9em; }
@@ -44,10 +44,12 @@ dl.notes dt { font-weight: bold; } dl.notes dd { margin: 0; }
 .formula svg { max-width: 100%; height: auto; }
 .formula-text { font-family: "STIX Two Math", "Cambria Math", serif; font-size: 1.05em; }
 section.theorem { border-top: 2px solid #ccc; margin-top: 1.6em; }
-.checks { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 1em; }
-article.check { border: 1px solid #e2e2e2; border-radius: 4px; padding: 0.5em 0.8em; font-size: 0.9em; }
-article.check h3 { font-size: 1em; margin: 0.2em 0 0.4em; }
+article.check { border: 1px solid #e2e2e2; border-radius: 4px; padding: 0.5em 0.8em; font-size: 0.9em;
+                margin: 0.8em 0; display: grid; grid-template-columns: minmax(280px, 1fr) auto; gap: 0 1.2em; }
+article.check h3 { font-size: 1em; margin: 0.2em 0 0.4em; grid-column: 1 / -1; }
 article.check p { margin: 0.3em 0; }
+article.check img { width: 544px; }
+@media (max-width: 900px) { article.check { grid-template-columns: 1fr; } }
 img { max-width: 100%; height: auto; }
 details summary { cursor: pointer; color: #345; }
 """
@@ -130,7 +132,7 @@ class _Glyphs:
 
     def inline(self, svg: bytes) -> str:
         """``svg`` for this page: glyphs defined earlier dropped, glyph ids shortened, glyph positions rounded
-        to whole units of the formula's group (0.13 pt)."""
+        to whole units of the formula's group (1/100 of the font size, 0.16 pt)."""
         text = svg.decode()
 
         def keep_first(m: re.Match) -> str:
@@ -156,16 +158,17 @@ def formula(latex: str, svg: bytes | None, glyphs: _Glyphs) -> str:
 
 
 def check_card(res: CheckResult, png: bytes | None) -> str:
-    """One check: its parameters, verdict sentence, one-step check, constants (folded) and plot."""
+    """One check: its parameters as heading, then the verdict sentence, one-step check and constants (folded)
+    beside its plot (below it on a narrow screen)."""
     name = check_name(res)
     params = tables.parameters_text(res)
     facts = (f"{res.problem} · {res.sketch} sketch · p = {res.p:g} · r = {res.r}"
              + ("" if params == "–" else f" · {params}") + f" · R = {res.seeds} runs · T = {res.iters}")
-    parts = [f'<article class="check" id="{escape(name)}">', f"<h3>{escape(facts)}</h3>",
+    parts = [f'<article class="check" id="{escape(name)}">', f"<h3>{escape(facts)}</h3>", "<div>",
              f"<p>Verdict {_verdict(res)}: {escape(verdict_text(res))}</p>",
-             f"<p>One-step check: {escape(lemma_sentence(res))}</p>", _constants(res)]
+             f"<p>One-step check: {escape(lemma_sentence(res))}</p>", _constants(res), "</div>"]
     if png is not None:
-        parts.append(f"<p>{_img(name, png, f'plot of {tables.check_label(res)}')}</p>")
+        parts.append(f"<div>{_img(name, png, f'plot of {tables.check_label(res)}')}</div>")
     parts.append("</article>")
     return "\n".join(parts)
 
@@ -225,9 +228,9 @@ def html_report(results: Sequence[CheckResult], meta: dict[str, Any], pngs: dict
                  f"<h2>{escape(row.theorem)}: {escape(row.paper_ref)}</h2>",
                  formula(first.bound_latex, formulas.get(row.theorem), glyphs),
                  f"<p>Measure <code>{escape(row.measure)}</code>, provenance {escape(row.provenance)}; "
-                 f"{escape(row.verdicts)}.</p>", '<div class="checks">']
+                 f"{escape(row.verdicts)}.</p>"]
         body += [check_card(r, pngs.get(check_name(r))) for r in row.checks]
-        body += ["</div>", "</section>"]
+        body.append("</section>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<title>Bernoulli-LoRA theorem checks</title>\n"
