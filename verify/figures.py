@@ -172,9 +172,10 @@ def check_figure(res: CheckResult) -> Any:
     plt = _pyplot()
     with plt.rc_context(PAPER_RC):
         fig, ax = plt.subplots(figsize=(3.4, 2.4))
+        # Fixed margins that fit the labels at this size: tight_layout would draw the figure once more.
+        fig.subplots_adjust(left=0.17, right=0.97, bottom=0.15, top=0.97)
         draw_check(ax, res, paper=True)
         ax.legend(loc="best", fontsize=5.5, framealpha=0.85)
-        fig.tight_layout(pad=0.3)
     return fig
 
 
