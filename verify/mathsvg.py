@@ -17,7 +17,7 @@ import re
 _RENAMED = {r"\le": r"\leq", r"\ge": r"\geq", r"\ne": r"\neq"}
 #: Commands taking one argument that the theorem records sometimes write without braces (``\frac1T``).
 _ONE_ARG = ("overline", "widetilde", "widehat", "bar", "hat", "tilde", "sqrt", "mathbb", "mathcal", "mathrm")
-_FONT_SIZE = 13.0  # points; the HTML scales the image to the text
+_FONT_SIZE = 16.0  # points; the HTML scales the image down to the page width if needed
 
 
 def _braced(arg: str) -> str:
@@ -41,7 +41,7 @@ def for_mathtext(latex: str) -> str:
 @functools.lru_cache(maxsize=256)
 def svg(latex: str) -> bytes | None:
     """``latex`` (one formula, without ``$``) drawn by mathtext as SVG bytes, or None when mathtext cannot parse
-    it (or matplotlib is missing).  The SVG is sized to the formula at 13 pt; its glyphs are paths."""
+    it (or matplotlib is missing).  The SVG is sized to the formula at 16 pt; its glyphs are paths."""
     try:
         import matplotlib
         from matplotlib.figure import Figure
@@ -65,7 +65,8 @@ def svg(latex: str) -> bytes | None:
 
 def _minify(text: str) -> bytes:
     """matplotlib's SVG without what a viewer does not need: the XML prolog, metadata, comments (which hold the
-    LaTeX source), line breaks inside paths, and digits of a glyph's position beyond 0.01 of a unit (0.0013 pt)."""
+    LaTeX source), line breaks inside paths, and digits of a glyph's position beyond 0.01 of a unit (a unit is
+    1/100 of the font size)."""
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>|<!--.*?-->", "", text, flags=re.S)
     text = re.sub(r"\s*\n\s*", " ", text)
