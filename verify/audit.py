@@ -14,6 +14,10 @@ Exact witnesses (no sampling; compared with relative tolerance :data:`RTOL`):
   equality on the smallest eigenvector), ``f_star = f(W*)``; federated problems give ``L_i = λ_max(A_i)``
   from ``client_grads``, so ``L_max = max_i L_i`` and ``L_tilde = ((1/M) Σ L_i²)^{1/2}``.  The exact
   oracle's own model (``quadratic().A``) must equal the read-off Hessian.
+* **Secants** (problems without ``quadratic()`` that declare ``L``): every ``‖∇f(W + h v) − ∇f(W)‖ /
+  (h‖v‖)`` is a lower bound on any Lipschitz constant of ``∇f``; a power iteration of such secants at ``W0``
+  and three points around it gives the largest one found, which ``L`` must not undercut (relative
+  tolerance 1e-6, for the rounding of the difference).
 * **Along the runs** (every problem): every visited point is a witness of ``f(W) ≥ f*`` and, with a PŁ
   constant, of ``½‖∇f(W)‖² ≥ mu (f(W) − f*)``.
 * **The measure at its first point**, a deterministic identity: every measure at ``T' = 1`` involves
@@ -57,6 +61,12 @@ MAX_EXACT_DIM = 1024
 SAMPLES = 2000
 
 _SAFE = {"exact": "equal", "upper": "upper", "lower": "lower"}
+#: An estimated constant is held to the direction that keeps a check sound.
+_ESTIMATE = {"L": "upper", "mu": "lower", "f_star": "lower", "L_max": "upper", "L_tilde": "upper"}
+
+
+def _direction(key: str, kind: str) -> str:
+    return _ESTIMATE.get(key, "equal") if kind == "estimate" else _SAFE[kind]
 #: Theorem constants that say the method uses the stochastic oracle (then the oracle is audited).
 STOCHASTIC = {"A", "C", "sigma2", "Lms"}
 
@@ -102,11 +112,11 @@ def _quadratic_items(problem: Any) -> list[dict[str, Any]]:
     items.append(_exact("quadratic model", 0.0, float(np.max(np.abs(model - A))), "equal",
                         "max |A_model - A| with A read off the gradient oracle (the exact oracle's Hessian)", top))
     if "L" in consts:
-        items.append(_exact("L", consts["L"].value, top, _SAFE[consts["L"].kind],
+        items.append(_exact("L", consts["L"].value, top, _direction("L", consts["L"].kind),
                             "lambda_max of the Hessian read off the gradient oracle", top))
     positive = eig[eig > RTOL * max(top, 1e-300) * len(eig)]
     if "mu" in consts and positive.size:
-        items.append(_exact("mu", consts["mu"].value, float(positive[0]), _SAFE[consts["mu"].kind],
+        items.append(_exact("mu", consts["mu"].value, float(positive[0]), _direction("mu", consts["mu"].kind),
                             "smallest positive eigenvalue of the Hessian read off the gradient oracle", top))
     if "f_star" in consts:
         g0 = _flat(problem.grad(W0[None])[0])
@@ -115,7 +125,7 @@ def _quadratic_items(problem: Any) -> list[dict[str, Any]]:
         W_star = W0 - step.reshape(n, m).T
         f_pair = problem.f(np.stack([W_star, W0]))
         fs = consts["f_star"]
-        items.append(_exact("f_star", fs.value, float(f_pair[0]), _SAFE[fs.kind],
+        items.append(_exact("f_star", fs.value, float(f_pair[0]), _direction("f_star", fs.kind),
                             "f at the Newton step W0 - A^+ grad f(W0) (a minimiser of the quadratic)",
                             max(abs(float(f_pair[1]) - float(f_pair[0])), abs(float(f_pair[0])), 1e-300)))
     if hasattr(problem, "client_grads") and ("L_max" in consts or "L_tilde" in consts):
@@ -123,9 +133,40 @@ def _quadratic_items(problem: Any) -> list[dict[str, Any]]:
         for key, witness, how in (("L_max", float(np.max(L_i)), "max_i lambda_max(A_i)"),
                                   ("L_tilde", float(np.sqrt(np.mean(L_i**2))), "sqrt(mean_i lambda_max(A_i)^2)")):
             if key in consts:
-                items.append(_exact(key, consts[key].value, witness, _SAFE[consts[key].kind],
+                items.append(_exact(key, consts[key].value, witness, _direction(key, consts[key].kind),
                                     f"{how}, client Hessians A_i read off client_grads", witness))
     return items
+
+
+#: Secant power iterations per point of the L witness of a non-quadratic problem.
+SECANT_STEPS = 12
+
+
+def _secant_items(problem: Any, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """``L`` against secants ``‖∇f(W + h v) − ∇f(W)‖ / (h ‖v‖)``, each a lower bound on any Lipschitz
+    constant of ``∇f``, along a power iteration at ``W0`` and three points around it."""
+    if hasattr(problem, "quadratic") or "L" not in problem.constants:
+        return []
+    W0 = np.asarray(problem.W0, dtype=float)
+    m, n = W0.shape
+    radius = max(1.0, float(np.linalg.norm(W0)) / np.sqrt(m * n))
+    P = np.concatenate([W0[None], W0[None] + radius * rng.standard_normal((3, m, n))])
+    V = rng.standard_normal(P.shape)
+    h = 1e-3 * radius
+    best = 0.0
+    G0 = problem.grad(P)
+    for _ in range(SECANT_STEPS):
+        V /= np.sqrt(np.einsum("kij,kij->k", V, V))[:, None, None]
+        D = (problem.grad(P + h * V) - G0) / h
+        ratios = np.sqrt(np.einsum("kij,kij->k", D, D))
+        ratios = ratios[np.isfinite(ratios)]
+        if ratios.size:
+            best = max(best, float(ratios.max()))
+        V = np.where(np.isfinite(D), D, rng.standard_normal(D.shape)) + 1e-12 * rng.standard_normal(D.shape)
+    c = problem.constants["L"]
+    return [_exact("L", c.value, best, _direction("L", c.kind) if c.kind != "exact" else "upper",
+                   f"largest secant ||grad f(W + h v) - grad f(W)|| / (h ||v||) of a power iteration at W0 and 3 "
+                   f"points around it (h = {h:.3g})", best * 1e2)]
 
 
 def _trajectory_items(problem: Any, trace: Any) -> list[dict[str, Any]]:
@@ -237,7 +278,7 @@ def audit_record(prep: Any, trace: Any, values: dict[str, float], rng: np.random
     """Block 0's audit items (module docstring) for a prepared check whose runs gave ``trace``; ``shape`` holds
     the one-step ``a`` and ``k`` the measure needs (:func:`verify.measures.measure_values`)."""
     problem, estimator = prep.problem, prep.estimator
-    items = (_quadratic_items(problem) + _trajectory_items(problem, trace)
+    items = (_quadratic_items(problem) + _secant_items(problem, rng) + _trajectory_items(problem, trace)
              + _measure_items(problem, prep.theorem.measure, trace, shape) + _initial_error_items(values, trace)
              + _oracle_items(problem, estimator, values, rng)
              + _compressor_items(problem.shape, getattr(estimator, "compressor", None), rng))

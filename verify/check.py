@@ -72,13 +72,15 @@ class CheckSpec:
     outside_conditions: bool = False
     params: tuple[tuple[str, Any], ...] = ()
     block_runs: int = DEFAULT_BLOCK_RUNS
+    estimate_constants: bool = False
 
     def key(self) -> str:
         """What identifies the check and seeds it (``bound_scale`` is not part of it, nor ``block_runs``: the
         numbers of block b depend on this key, b and the block's run count, see :mod:`verify.blocks`)."""
         return (f"{self.theorem}|{self.problem}|{self.sketch}|p={self.p!r}|r={self.r}|runs={self.runs}"
                 f"|iters={self.iters}|gamma_factor={self.gamma_factor!r}|lemma={self.lemma_states}x"
-                f"{self.lemma_samples}|lambda={self.lambda_samples}|params={sorted(self.params)!r}")
+                f"{self.lemma_samples}|lambda={self.lambda_samples}|params={sorted(self.params)!r}"
+                + ("|estimated constants" if self.estimate_constants else ""))
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Prepared:
     applicable: bool
     reason: str
     lambda_estimated: bool
+    conditional: tuple[str, ...] = ()
 
 
 def _theorem(theorem_id: str) -> Theorem:
@@ -150,6 +153,10 @@ def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lamb
     thm = theorem if theorem is not None else _theorem(spec.theorem)
     _validate_spec(spec)
     problem = problems.make(spec.problem)
+    if spec.estimate_constants:
+        from verify.problems.user import with_estimates
+
+        problem = with_estimates(problem, seed=0)
     m, n = problem.shape
     require(1 <= spec.r <= min(m, n), f"r = {spec.r} is outside [1, min(m, n)] = [1, {min(m, n)}]")
     dist = sketch.make(spec.sketch)
@@ -160,7 +167,7 @@ def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lamb
     rng = lambda_rng if lambda_rng is not None else np.random.default_rng(task_seed(0, spec.key()))
     lam, estimated = _lambda_constants(spec, projector, m, n, rng, lambda_delta)
     consts = theorem_constants(thm, problem, estimator, lam, spec.iters, rng)
-    require(thm.measure not in NEEDS_EXACT_F_STAR or f_star.kind == "exact",
+    require(thm.measure not in NEEDS_EXACT_F_STAR or f_star.kind in ("exact", "estimate"),
             f"theorem {thm.id!r} bounds {thm.measure}, which needs the exact f^*; problem {problem.name!r} "
             f"certifies only a lower bound")
     values = {k: v.value for k, v in consts.items()} | {"T": spec.iters}
@@ -193,8 +200,10 @@ def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lamb
                 f"({', '.join(str(c) for c in thm.stepsize_condition)}, gamma_max = {gamma_max:.6g}); "
                 "pass --outside-conditions to run it anyway")
         stepsize = ConstantStep(gamma)
+    used = {s.name for s in thm.symbols} | {"f_star"}
+    conditional = tuple(sorted(k for k, c in problem.constants.items() if c.kind == "estimate" and k in used))
     return Prepared(spec, thm, problem, projector, estimator, stepsize, consts, gamma, gamma_max,
-                    ok and applicable, applicable, reason, estimated)
+                    ok and applicable, applicable, reason, estimated, conditional)
 
 
 @dataclass
@@ -248,6 +257,7 @@ class CheckResult:
     sensitivity: dict[str, float | None] | None = None
     exact: dict[str, Any] | None = None
     audit: dict[str, Any] | None = None
+    conditional: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
@@ -498,8 +508,9 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         if lemma is not None and lemma.get("verdict") == "violated" and verdict.verdict != "violated":
             verdict = stats.Verdict("violated", None, f"one-step inequality violated: {lemma['reason']}")
         audit, contradiction = audit_mod.decide(block0.audit, alpha_each)
-        if contradiction is not None and verdict.verdict != "violated":
-            verdict = stats.Verdict("violated", None, contradiction)
+        if contradiction is not None:  # the root cause comes first: every figure above used the wrong constant
+            also = f"; with it: {verdict.reason}" if verdict.verdict == "violated" else ""
+            verdict = stats.Verdict("violated", None, contradiction + also)
         attained = attained and verdict.verdict != "violated"
     m, n = prep.problem.shape
     seed = task_seed(root_seed, spec.key())
@@ -511,7 +522,8 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         measure=thm.measure, bound_latex=thm.statement,
         problem=spec.problem, problem_params=dict(prep.problem.params), sketch=spec.sketch, p=spec.p, r=spec.r,
         shape=(m, n), verdict=verdict.verdict,
-        reason=verdict.reason + ("" if verdict.index is None else f" (T = {int(checkpoints[verdict.index])})"),
+        reason=(f"conditional on estimated constants {', '.join(prep.conditional)}: " if prep.conditional else "")
+        + verdict.reason + ("" if verdict.index is None else f" (T = {int(checkpoints[verdict.index])})"),
         slack=None if slk is None else _finite_or_none(slk.value),
         slack_T=None if slk is None else int(checkpoints[slk.index]),
         slack_interval=None if slk is None else slk.interval, attained=attained,
@@ -529,7 +541,7 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         curve={"T": plot_T.tolist(), "mean": plot_bounds.mean.tolist(), "lower": plot_bounds.lower.tolist(),
                "upper": plot_bounds.upper.tolist(), "bound": bound_plot.tolist(),
                "runs": samples.tolist()},
-        sensitivity=sens, exact=exact, audit=audit,
+        sensitivity=sens, exact=exact, audit=audit, conditional=list(prep.conditional),
     )
 
 

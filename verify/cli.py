@@ -183,11 +183,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          p=args.p, r=args.r, gamma_factor=args.gamma_factor, bound_scale=args.bound_scale,
                          outside_conditions=args.outside_conditions or None,
                          estimate_constants=args.estimate_constants or None)
-    _say_replaced(args, specs)
     outcome = suite.run_tasks(specs, alpha=args.alpha, seed=args.seed, progress=sys.stderr, executor=args.executor,
                               jobs=args.jobs, scheduler=args.scheduler, run_dir=out, resume=args.resume,
                               blas_threads=args.blas_threads)
     results = outcome.results
+    _say_replaced(args, specs)
     report.write_report(out, results, seed=args.seed, alpha=args.alpha)
     _print_summary(results)
     print(f"report: {out / 'index.md'}   results: {out / 'results.json'}")

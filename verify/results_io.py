@@ -20,7 +20,8 @@ RESULTS = "results.json"
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CheckResult))
 #: Fields added after the first release, with their value in older files: runs were then one block.
 _DEFAULTS = {"block_runs": lambda rec: rec.get("seeds"), "sensitivity": lambda rec: None,
-             "exact": lambda rec: None, "audit": lambda rec: None}
+             "exact": lambda rec: None, "audit": lambda rec: None,
+             "conditional": lambda rec: None}
 
 
 def results_path(path: Path) -> Path:

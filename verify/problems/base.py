@@ -17,7 +17,7 @@ import numpy as np
 
 from verify.errors import require
 
-KINDS = ("exact", "upper", "lower")
+KINDS = ("exact", "upper", "lower", "estimate")
 
 #: The constant keys a problem may certify, and what each means (``‖·‖`` Frobenius, one sample ``ξ``).
 CONSTANT_KEYS: Mapping[str, str] = {
@@ -48,8 +48,9 @@ class Constant:
         One sentence saying how it was obtained, e.g. ``"closed form: largest eigenvalue of X^T X / N"``.
     kind : {"exact", "upper", "lower"}
         ``"exact"``: the value itself; ``"upper"``: a certified upper bound; ``"lower"``: a certified
-        lower bound.  The safe directions are ``L`` upper, ``mu`` lower, ``f_star`` lower (then
-        ``Delta0 = f(W0) - f_star`` is an upper bound).
+        lower bound; ``"estimate"``: a sampled estimate with no guaranteed direction (a check that uses one
+        is conditional on it, :mod:`verify.problems.user`).  The safe directions are ``L`` upper, ``mu``
+        lower, ``f_star`` lower (then ``Delta0 = f(W0) - f_star`` is an upper bound).
     """
 
     value: float

@@ -76,7 +76,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, int | float | str]]:
 
 
 def make(spec: str) -> Problem:
-    """Build a problem from ``"name"`` or ``"name:key=value,key=value"``.
+    """Build a problem from ``"name"`` or ``"name:key=value,key=value"``, or a user's problem from
+    ``"path/to/file.py:FACTORY"`` or ``"MODULE:FACTORY"`` (:mod:`verify.problems.user`).
 
     Values are parsed as ``int``, then ``float``, then kept as strings; e.g.
     ``make("least-squares:m=6,kappa=100,spectrum=linear")`` or ``make("nonconvex-reg:m=64,n=64,N=10000")``.
@@ -87,6 +88,10 @@ def make(spec: str) -> Problem:
         Unknown name (the message lists the known names), unknown key (lists the family's keys), or a
         value of the wrong type or out of range (names the key, the value and what is allowed).
     """
+    from verify.problems import user
+
+    if isinstance(spec, str) and user.is_user_spec(spec, FAMILIES):
+        return user.load(spec)
     name, kwargs = parse_spec(spec)
     factory = _factory(name)
     allowed = defaults(name)
