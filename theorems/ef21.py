@@ -23,7 +23,7 @@ import sympy as sp
 
 from theorems.builders import variance_reduced_pair
 from theorems.lemmas import EF21_BETA, EF21_ERROR, EF21_THETA
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 from theorems.symbols import L_tilde, beta, theta
 
 EF21_NC, EF21_PL = variance_reduced_pair(
@@ -36,3 +36,32 @@ EF21_NC, EF21_PL = variance_reduced_pair(
 )
 
 THEOREMS = (EF21_NC, EF21_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'ef21-nc': (
+        Case('federated-ls:m=6,n=4,M=1,hetero=0,kappa=1',
+             why=("one isotropic client: the search's best; the Young factor of the EF21 recursion keeps exact "
+                  'slack >= 1.54'),
+             p=0.7, r=1, iters=200, params=(('compressor', 'sparse-k:k=12'),), tight=True),
+        Case('federated-ls:m=6,n=4,M=2,hetero=0',
+             why='the former tight instance: sparse-k is linear, so EF21 gets an exact oracle (exact slack 1.84)',
+             p=0.3, r=1, iters=200, params=(('compressor', 'sparse-k:k=12'),)),
+        Case('federated-ls',
+             why='top-k (deterministic, nonlinear) on the default federated problem',
+             p=0.5, r=2, iters=200, params=(('compressor', 'top-k:k=24'),)),
+    ),
+    'ef21-pl': (
+        Case('federated-ls:m=6,n=4,M=2,hetero=1,kappa=1',
+             why="heterogeneous isotropic clients: the search's best (exact slack 1.18, detects 15 % / 49 %)",
+             p=0.7, r=2, iters=200, params=(('compressor', 'sparse-k:k=12'),), tight=True),
+        Case('federated-ls:m=6,n=4,M=2,hetero=1',
+             why='the former tight instance (exact slack 1.07)',
+             p=0.7, r=1, iters=100, params=(('compressor', 'sparse-k:k=6'),)),
+        Case('federated-ls:M=8',
+             why='Haar sketches, rank 3, eight clients, top-k',
+             sketch='haar', p=0.3, r=3, iters=200, params=(('compressor', 'top-k:k=8'),)),
+    ),
+}

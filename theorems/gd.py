@@ -36,7 +36,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theorems.lemmas import DESCENT_BIASED
-from theorems.record import OneStep, Provenance, Theorem
+from theorems.record import Case, OneStep, Provenance, Theorem
 from theorems.symbols import Delta0, L, T, delta_t, err_t, gamma, grad_sq, lambda_min_p, mu
 
 _c_raw = gamma * lambda_min_p * (1 - L * gamma / 2)
@@ -102,3 +102,50 @@ GD_PL = Theorem(
 )
 
 THEOREMS = (GD_NC, GD_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'gd-nc': (
+        Case('isotropic-quadratic:m=6,n=4',
+             why=('E Delta_{t+1} = (1 - lambda) Delta_t exactly at gamma = 1/L: the telescoped bound is attained up'
+                  " to (1 - lambda)^T (exact search's best, p != 1/2, m != n)"),
+             p=0.3, r=2, iters=80, tight=True),
+        Case('isotropic-quadratic',
+             why='the 12x8 default instance, rank 1',
+             p=0.5, r=1, iters=20),
+        Case('least-squares',
+             why='least squares with a spread spectrum: the bound is loose in the small eigendirections',
+             p=0.5, r=2, iters=200),
+        Case('least-squares',
+             why='a non-isotropic sketch whose lambda is a Monte-Carlo interval, used at its conservative end',
+             sketch='scaled-gaussian', p=0.3, r=2, iters=200),
+        Case('nonconvex-reg',
+             why="the paper's §7.1 non-convex regression problem (no exact oracle)",
+             p=0.5, r=2, iters=300),
+        Case('isotropic-quadratic',
+             why='lambda_min = 0: Assumption 1 fails, the theorem does not apply and the runs stall',
+             sketch='degenerate', p=0.5, r=2, runs=64, iters=200),
+    ),
+    'gd-pl': (
+        Case('isotropic-quadratic:m=6,n=4',
+             why='E[f(W^T) - f*] = (1 - lambda)^T Delta0: bound and rate attained at every T',
+             p=0.7, r=1, iters=80, tight=True),
+        Case('least-squares',
+             why='least squares: the PL rate binds only in the smallest eigendirection',
+             p=0.5, r=2, iters=200),
+        Case('isotropic-quadratic',
+             why='the 12x8 default instance, rank 1',
+             p=0.5, r=1, iters=20),
+        Case('least-squares',
+             why='random-coordinate sketches, p = 0.8, rank 3',
+             sketch='coordinates', p=0.8, r=3, iters=200),
+        Case('least-squares:m=8,n=8',
+             why='Haar (uniform orthogonal) sketches on a square problem',
+             sketch='haar', p=0.5, r=2, iters=200),
+        Case('pl-sine',
+             why='a non-convex PL function (no exact oracle)',
+             p=0.5, r=2, iters=200),
+    ),
+}

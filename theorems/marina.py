@@ -20,7 +20,7 @@ import sympy as sp
 
 from theorems.builders import variance_reduced_pair
 from theorems.lemmas import MARINA_ERROR
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 from theorems.symbols import L_tilde, M, omega, q
 
 MARINA_NC, MARINA_PL = variance_reduced_pair(
@@ -32,3 +32,36 @@ MARINA_NC, MARINA_PL = variance_reduced_pair(
 )
 
 THEOREMS = (MARINA_NC, MARINA_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'marina-nc': (
+        Case('federated-ls:m=6,n=4,M=1,hetero=0,kappa=1',
+             why="one isotropic client, q = 0.1, rand-2: the search's best (exact slack 1.15, detects 13 % / 15 %)",
+             p=0.3, r=2, iters=200, params=(('q', 0.1), ('compressor', 'rand-k:k=2')), tight=True),
+        Case('federated-ls:m=6,n=4,M=4,hetero=0',
+             why='the former tight instance (exact slack 1.43)',
+             p=0.3, r=1, iters=100, params=(('q', 0.5), ('compressor', 'rand-k:k=12'))),
+        Case('federated-ls',
+             why='Rademacher sketches and QSGD dithering (no exact oracle)',
+             sketch='rademacher', p=0.7, r=2, iters=200, params=(('q', 0.5), ('compressor', 'dither:s=4'))),
+        Case('federated-ls:m=6,n=4,M=2,hetero=1,kappa=1',
+             why=('kappa = 1, rare full gradients (q = 0.1) and rand-2 (omega = 11): the compression term omega '
+                  'L_tilde^2/M binds (exact slack 1.25, 0.67 when halved)'),
+             p=0.3, r=1, iters=100, params=(('q', 0.1), ('compressor', 'rand-k:k=2'))),
+    ),
+    'marina-pl': (
+        Case('federated-ls:m=6,n=4,M=1,hetero=0,kappa=1',
+             why=("one isotropic client, q = 0.1, rand-2: the search's best (exact slack 1.004, detects 0.4 % / 9 "
+                  '%)'),
+             p=0.3, r=2, iters=100, params=(('q', 0.1), ('compressor', 'rand-k:k=2')), tight=True),
+        Case('federated-ls:m=6,n=4,M=4,hetero=0',
+             why='the former tight instance (exact slack 1.27)',
+             p=0.3, r=2, iters=200, params=(('q', 0.5), ('compressor', 'rand-k:k=12'))),
+        Case('federated-ls:m=6,n=4,M=1,hetero=0,kappa=1',
+             why='one isotropic client, q = 0.1, rand-2: exact slack 1.003 (0.33 when omega L_tilde^2/M is halved)',
+             p=0.3, r=1, iters=100, params=(('q', 0.1), ('compressor', 'rand-k:k=2'))),
+    ),
+}

@@ -25,7 +25,7 @@ import sympy as sp
 
 from theorems.builders import variance_reduced_pair
 from theorems.lemmas import MVR_ERROR
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 from theorems.symbols import Lms, b, sigma2
 
 MVR_NC, MVR_PL = variance_reduced_pair(
@@ -36,3 +36,22 @@ MVR_NC, MVR_PL = variance_reduced_pair(
 )
 
 THEOREMS = (MVR_NC, MVR_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'mvr-nc': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why="Young's inequality in the MVR error recursion: exact slack >= 1.82 in the family",
+             p=0.7, r=1, iters=200, params=(('b', 0.1),), tight=True),
+        Case('least-squares:sigma=0.5',
+             why='noisy least squares, rank 2',
+             p=0.5, r=2, iters=300, params=(('b', 0.1),)),
+    ),
+    'mvr-pl': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why="the family's best MVR-PL instance (the proof keeps b/2 of the contraction)",
+             p=0.3, r=2, iters=200, params=(('b', 0.6),), tight=True),
+    ),
+}

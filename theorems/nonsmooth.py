@@ -32,7 +32,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theorems.lemmas import distance
-from theorems.record import OneStep, Provenance, Theorem
+from theorems.record import Case, OneStep, Provenance, Theorem
 from theorems.symbols import L0, R0, Gsq, T, delta_t, dist_t, gamma, lambda_max_p, lambda_min_p, lip_excess
 
 _LIPSCHITZ = ((Gsq, L0**2 / (1 + lip_excess)),)
@@ -74,3 +74,29 @@ NS_POLYAK = Theorem(
 )
 
 THEOREMS = (NS_CONST, NS_POLYAK)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'ns-const': (
+        Case('norm-distance',
+             why="the Polyak step's one-step inequality is an equality on norm-distance",
+             p=0.5, r=2, iters=200, tight=True),
+        Case('l1-regression',
+             why='l1 regression: a non-smooth problem with kinks everywhere',
+             p=0.5, r=2, iters=200),
+    ),
+    'ns-polyak': (
+        Case('norm-distance',
+             why="the Polyak step's one-step inequality is an equality on norm-distance",
+             p=0.5, r=2, iters=200, tight=True),
+        Case('l1-regression',
+             why='l1 regression',
+             p=0.5, r=2, iters=200),
+        Case('norm-distance',
+             why=('a non-isotropic sketch (Monte-Carlo lambda, lambda_max^p / lambda_min^p far from 1): the Polyak '
+                  "step's ratio lambda_min^p / lambda_max^p matters"),
+             sketch='scaled-gaussian', p=0.5, r=2, iters=200),
+    ),
+}

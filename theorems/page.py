@@ -22,7 +22,7 @@ import sympy as sp
 
 from theorems.builders import variance_reduced_pair
 from theorems.lemmas import PAGE_ERROR
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 from theorems.symbols import Lms, b_prime, q
 
 PAGE_NC, PAGE_PL = variance_reduced_pair(
@@ -33,3 +33,29 @@ PAGE_NC, PAGE_PL = variance_reduced_pair(
 )
 
 THEOREMS = (PAGE_NC, PAGE_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'page-nc': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why='shared additive noise: exact slack 1.18',
+             p=0.7, r=1, iters=200, params=(('q', 0.5), ('batch_prime', 4)), tight=True),
+        Case('nonconvex-reg',
+             why="the paper's §7.1 problem with rare full gradients (q = 0.1) and minibatch 8",
+             p=0.5, r=2, runs=128, iters=300, params=(('q', 0.1), ('batch_prime', 8))),
+        Case('least-squares:m=6,n=4,N=24,kappa=1,noise=0.5',
+             why=("finite-sum rows with b' = 1: the only family member on which PAGE's L^2/b' term binds (the exact"
+                  ' certificate fails when it is halved); q != 1/2 so that a coin read as 1 - q changes the method'),
+             p=0.3, r=1, iters=100, params=(('q', 0.2), ('batch_prime', 1))),
+    ),
+    'page-pl': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why='shared additive noise: exact slack 1.04',
+             p=0.7, r=1, iters=100, params=(('q', 0.5), ('batch_prime', 4)), tight=True),
+        Case('least-squares:noise=0.5',
+             why='finite-sum rows with q = 0.2',
+             p=0.5, r=2, iters=200, params=(('q', 0.2), ('batch_prime', 4))),
+    ),
+}

@@ -18,7 +18,7 @@ the distributed one, which the public summaries group with MARINA and EF21).
 from __future__ import annotations
 
 from theorems.builders import unbiased_pair
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 from theorems.symbols import A, B, C, Delta_inf, L_max, M, omega
 
 QGD_ABC = {A: omega * L_max / M, B: 1, C: 2 * omega * L_max * Delta_inf / M}
@@ -31,3 +31,36 @@ QGD_NC, QGD_PL = unbiased_pair(
 )
 
 THEOREMS = (QGD_NC, QGD_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'qgd-nc': (
+        Case('federated-ls:m=6,n=4,M=2,hetero=1,kappa=1',
+             why=("heterogeneous isotropic clients: the search's best; the weighted bound's (1 + L gamma^2 lambda "
+                  'A)^T keeps exact slack >= 2.15'),
+             p=0.7, r=1, iters=10, params=(('compressor', 'rand-k:k=12'),), tight=True),
+        Case('federated-ls:m=6,n=4,M=4,hetero=0',
+             why='the former tight instance (exact slack 2.77): homogeneous clients',
+             p=0.3, r=1, iters=10, params=(('compressor', 'rand-k:k=12'),)),
+        Case('federated-ls',
+             why='QSGD random dithering (nonlinear: no exact oracle) on the default federated problem',
+             p=0.5, r=2, iters=100, params=(('compressor', 'dither:s=4'),)),
+        Case('federated-ls:m=6,n=4,M=2,hetero=1,kappa=1',
+             why=('heterogeneous clients with isotropic spectra (kappa = 1): A = omega L_max/M and C = 2 omega '
+                  'L_max Delta_inf/M both bind (the exact certificate fails when either is halved)'),
+             p=0.3, r=1, iters=10, params=(('compressor', 'rand-k:k=2'),)),
+    ),
+    'qgd-pl': (
+        Case('federated-ls:m=6,n=4,M=2,hetero=0',
+             why="rand-2 on homogeneous clients, short horizon: the search's best (exact slack 1.003)",
+             p=0.7, r=1, iters=10, params=(('compressor', 'rand-k:k=2'),), tight=True),
+        Case('federated-ls:m=6,n=4,M=2,hetero=0',
+             why='the former tight instance (exact slack 1.01)',
+             p=0.7, r=1, iters=100, params=(('compressor', 'rand-k:k=6'),)),
+        Case('federated-ls:m=6,n=4,M=2,hetero=1,kappa=1',
+             why='heterogeneous isotropic clients: C binds (the exact certificate fails when it is halved)',
+             p=0.7, r=1, iters=100, params=(('compressor', 'rand-k:k=6'),)),
+    ),
+}

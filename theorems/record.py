@@ -62,6 +62,28 @@ PROVENANCE_TAGS = ("confirmed", "secondary", "reconstructed")
 
 
 @dataclass(frozen=True)
+class Case:
+    """A check instance of a theorem, declared next to it as plain data (``verify.suite`` turns it into a
+    ``verify.check.CheckSpec``).
+
+    ``problem`` and ``sketch`` are registry specs (``"federated-ls:m=6,n=4,M=2"``), ``p``/``r`` the sketch's
+    coin and rank, ``runs``/``iters`` R and T, ``params`` the estimator's parameters as ``(key, value)``
+    pairs; ``tight`` marks the theorem's tightest instance (exactly one per theorem), ``why`` says in one
+    sentence why the instance is there (what it makes bind or what it shows).
+    """
+
+    problem: str
+    why: str
+    sketch: str = "gaussian"
+    p: float = 0.5
+    r: int = 1
+    runs: int = 256
+    iters: int = 100
+    params: tuple[tuple[str, object], ...] = ()
+    tight: bool = False
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a statement comes from: ``tag`` in :data:`PROVENANCE_TAGS` and the ``source`` named."""
 

@@ -29,7 +29,7 @@ B >= 1 for every oracle of this suite (the ABC constants are certified with B = 
 from __future__ import annotations
 
 from theorems.builders import unbiased_pair
-from theorems.record import Provenance
+from theorems.record import Case, Provenance
 
 SGD_NC, SGD_PL = unbiased_pair(
     ids=("sgd-nc", "sgd-pl"), refs=("Theorem 2", "Theorem 8"), title="Bernoulli-LoRA-SGD",
@@ -39,3 +39,25 @@ SGD_NC, SGD_PL = unbiased_pair(
 )
 
 THEOREMS = (SGD_NC, SGD_PL)
+
+
+#: The check instances of these theorems (``verify.suite`` runs them; the tight one is found by
+#: ``benchmarks/search_instances.py`` with the exact oracle).
+CASES = {
+    'sgd-nc': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why='additive noise: the one-step inequality is an equality, exact slack 1.01',
+             p=0.3, r=2, iters=200, params=(('batch', 1),), tight=True),
+        Case('least-squares:noise=0.5',
+             why='finite-sum rows with a minibatch of 4: the ABC constants of sampling',
+             p=0.5, r=2, iters=200, params=(('batch', 4),)),
+    ),
+    'sgd-pl': (
+        Case('isotropic-quadratic:m=6,n=4,sigma=0.3',
+             why='the proof keeps half the PL decrease, so exact slack >= 1.69 on every instance of the family',
+             p=0.3, r=2, iters=200, params=(('batch', 1),), tight=True),
+        Case('least-squares:sigma=0.5',
+             why='random-coordinate sketches on noisy least squares',
+             sketch='coordinates', p=0.3, r=2, iters=300, params=(('batch', 1),)),
+    ),
+}

@@ -135,6 +135,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print("symbols:")
     for name in [*(n for n in DESCRIPTIONS if n in names), *sorted(names - set(DESCRIPTIONS))]:
         print(f"  {name}: {DESCRIPTIONS.get(name, 'not described in theorems.symbols.DESCRIPTIONS')}")
+    print("check instances (verify run):")
+    for case in theorems.cases()[t.id]:
+        params = "".join(f", {k}={v}" for k, v in case.params)
+        print(f"  {'tight ' if case.tight else ''}{case.problem} ({case.sketch}, p={case.p}, r={case.r}, "
+              f"R={case.runs}, T={case.iters}{params}): {case.why}")
     proofs = symbolic.all_proofs(t)
     print(f"symbolic checks: {sum(p.ok for p in proofs)}/{len(proofs)} proved")
     for p in proofs:

@@ -2,7 +2,8 @@
 
 Sources, in this order: the sketch (``lambda_min_p``, ``lambda_max_p``), the problem's certified
 constants (``L``, ``mu``, ``L_max``, ``L_tilde``, ``Delta_inf``, ``L0``, ``R0``), ``Delta0 = f(W^0) − f*``,
-the estimator's parameters and what they imply:
+and what the estimator declares itself (``theory_constants`` in :mod:`verify.estimators`: the method is the
+unit of extension, so nothing here switches on its name):
 
 * SGD with a minibatch of size b: ``A = var_A/b``, ``B = 1``, ``C = var_C/b`` (the problem certifies the
   one-sample variance ``E‖g − ∇f‖² <= 2 var_A (f − f*) + var_C``, and a mean of b i.i.d. samples
@@ -46,88 +47,56 @@ class ConstantValue:
     how: str
 
 
-def _problem_constant(problem: Any, key: str, thm: Theorem) -> ConstantValue:
+def problem_constant(problem: Any, key: str, thm_id: str) -> ConstantValue:
+    """The problem's certified constant ``key`` (UserError naming the assumption if it has none)."""
     if key not in problem.constants:
-        raise UserError(f"theorem {thm.id!r} needs the constant {key!r} ({BELONGS_TO.get(key, 'assumption')}), "
+        raise UserError(f"theorem {thm_id!r} needs the constant {key!r} ({BELONGS_TO.get(key, 'assumption')}), "
                         f"which problem {problem.name!r} does not certify")
     c = problem.constants[key]
     return ConstantValue(float(c.value), f"{c.how} [{c.kind}]")
 
 
-def _batch(estimator: Any, name: str) -> int:
-    return int(getattr(estimator, name))
-
-
-def initial_error(thm: Theorem, problem: Any, estimator: Any, values: dict[str, ConstantValue],
-                  rng: np.random.Generator) -> ConstantValue:
-    """``E0``: the expected estimator error at W^0 (exact, or a certified upper bound)."""
-    name = estimator.name
-    if name in ("page", "marina") and getattr(estimator, "batch0", None) is None:
-        return ConstantValue(0.0, "G^0 = grad f(W^0): no initial error")
-    if name == "ef21":
-        W0 = np.asarray(problem.W0, dtype=float)[None]
-        grad = problem.grad(W0)
-        errs = [float(estimator.error(estimator.init(problem, W0, grad, np.random.default_rng(s)), problem, W0,
-                                      grad)[0]) for s in (1, 2)]
-        if errs[0] == errs[1]:
-            return ConstantValue(errs[0], "EF21's G^0 = (1/M) sum_i ||g_i^0 - grad f_i(W^0)||^2 computed at W^0")
-        # a random compressor C in B(alpha): E||C(x) - x||^2 <= (1 - alpha)||x||^2, with equality for sparse-k
-        alpha = estimator.compressor.alpha(int(np.prod(problem.shape)))
-        cg = problem.client_grads(W0)[0]
-        bound = (1 - alpha) * float(np.mean(np.sum(cg**2, axis=(-2, -1))))
-        return ConstantValue(bound, "EF21's E G^0 <= (1 - alpha)(1/M) sum_i ||grad f_i(W^0)||^2 (contractive class "
-                                    f"B(alpha), alpha = {alpha:.6g})")
-    batch0 = _batch(estimator, "batch0")
+def stochastic_initial_error(problem: Any, batch0: int, thm_id: str, values: dict[str, ConstantValue]
+                             ) -> ConstantValue:
+    """``E0`` of a minibatch ``G^0`` of size ``batch0``: the certified variance bound divided by ``batch0``."""
     if "sigma2" in problem.constants:
-        s2 = _problem_constant(problem, "sigma2", thm).value
+        s2 = problem_constant(problem, "sigma2", thm_id).value
         return ConstantValue(s2 / batch0, f"sigma2/batch0 with batch0 = {batch0}")
-    var_A = _problem_constant(problem, "var_A", thm).value
-    var_C = _problem_constant(problem, "var_C", thm).value
+    var_A = problem_constant(problem, "var_A", thm_id).value
+    var_C = problem_constant(problem, "var_C", thm_id).value
     bound = (2 * var_A * values["Delta0"].value + var_C) / batch0
     return ConstantValue(bound, f"(2 var_A Delta0 + var_C)/batch0 with batch0 = {batch0}")
 
 
+def compressor_constants(comp: Any, d: int, needed: set[str]) -> dict[str, ConstantValue]:
+    """``omega`` and/or ``alpha_c`` of the compressor at ``d`` entries, those among ``needed``."""
+    out = {}
+    if "omega" in needed:
+        out["omega"] = ConstantValue(float(comp.omega(d)), f"{comp!r} at d = {d}")
+    if "alpha_c" in needed:
+        out["alpha_c"] = ConstantValue(float(comp.alpha(d)), f"{comp!r} at d = {d}")
+    return out
+
+
 def theorem_constants(thm: Theorem, problem: Any, estimator: Any, lam: dict[str, ConstantValue], iters: int,
                       rng: np.random.Generator) -> dict[str, ConstantValue]:
-    """Every constant ``thm`` needs (its free symbols except gamma and T), with how it was obtained."""
+    """Every constant ``thm`` needs (its free symbols except gamma and T), with how it was obtained: the sketch's
+    ``lam``, ``Delta0``, the problem's certified constants, ``M``, then whatever the estimator declares
+    (``estimator.theory_constants(problem, needed, values, thm_id)``: its parameters, the compressor's
+    ``omega``/``alpha_c``, its ``E0``, …)."""
     needed = {s.name for s in thm.symbols} - {"gamma", "T"}
     out: dict[str, ConstantValue] = dict(lam)
     f_star = problem.constants["f_star"]
     f0 = float(problem.f(np.asarray(problem.W0, dtype=float)[None])[0])
     out["Delta0"] = ConstantValue(f0 - float(f_star.value), f"f(W0) - f_star ({f_star.kind} f_star)")
-    m, n = problem.shape
     for key in FROM_PROBLEM:
         if key in needed:
-            out[key] = _problem_constant(problem, key, thm)
-    if {"A", "B", "C"} & needed:
-        b = _batch(estimator, "batch")
-        out["A"] = ConstantValue(_problem_constant(problem, "var_A", thm).value / b, f"var_A / batch ({b})")
-        out["B"] = ConstantValue(1.0, "E||g||^2 = ||grad f||^2 + Var: B = 1")
-        out["C"] = ConstantValue(_problem_constant(problem, "var_C", thm).value / b, f"var_C / batch ({b})")
-    if estimator.name == "mvr":
-        b = _batch(estimator, "batch")
-        s2 = _problem_constant(problem, "sigma2", thm)
-        lms = _problem_constant(problem, "Lms", thm)
-        out["sigma2"] = ConstantValue(s2.value / b, f"{s2.how}; divided by the batch {b}")
-        out["Lms"] = ConstantValue(lms.value / np.sqrt(b), f"{lms.how}; divided by sqrt(batch {b})")
-        out["b"] = ConstantValue(float(estimator.b), "MVR momentum parameter")
-    if estimator.name == "page":
-        out["Lms"] = _problem_constant(problem, "Lms", thm)
-        out["q"] = ConstantValue(float(estimator.q), "PAGE probability of a full gradient")
-        out["b_prime"] = ConstantValue(float(estimator.batch_prime), "PAGE minibatch size")
-    if estimator.name == "marina":
-        out["q"] = ConstantValue(float(estimator.q), "MARINA probability of a full gradient")
+            out[key] = problem_constant(problem, key, thm.id)
     if "M" in needed:
         if not hasattr(problem, "clients"):
             raise UserError(f"theorem {thm.id!r} needs a federated problem (clients); {problem.name!r} is not")
         out["M"] = ConstantValue(float(problem.clients), "number of clients")
-    comp = getattr(estimator, "compressor", None)
-    if "omega" in needed:
-        out["omega"] = ConstantValue(float(comp.omega(m * n)), f"{comp!r} at d = {m * n}")
-    if "alpha_c" in needed:
-        out["alpha_c"] = ConstantValue(float(comp.alpha(m * n)), f"{comp!r} at d = {m * n}")
-    if "E0" in needed:
-        out["E0"] = initial_error(thm, problem, estimator, out, rng)
+    out.update(estimator.theory_constants(problem, needed, out, thm.id))
     missing = sorted(needed - set(out))
     if missing:
         key = missing[0]

@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from verify.compressors import Compressor, make_compressor
+from verify.constants import ConstantValue, compressor_constants, problem_constant, stochastic_initial_error
 from verify.errors import UserError
 from verify.problems._validate import choice, integer, real
 
@@ -66,7 +67,11 @@ State = Any
 
 
 class Estimator(Protocol):
-    """``state = init(...)``, ``G^t = direction(state)``, ``state = update(...)`` after each step."""
+    """``state = init(...)``, ``G^t = direction(state)``, ``state = update(...)`` after each step, and
+    ``theory_constants(problem, needed, values, thm_id)``: the theorem constants the method itself determines
+    (its parameters, its compressor's ``omega``/``alpha_c``, its initial error ``E0``), those among ``needed``,
+    as :class:`~verify.constants.ConstantValue` records (``values`` holds the sketch's, ``Delta0`` and the
+    problem's, already computed)."""
 
     name: ClassVar[str]
     #: True when G^t is a fresh draw at W^t alone (GD, SGD, QGD): the state carries no information, and
@@ -169,6 +174,11 @@ class FullGradient:
     name: ClassVar[str] = "gd"
     memoryless: ClassVar[bool] = True
 
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """None: the method has no parameter of the theory and no initial error."""
+        return {}
+
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         return grad
 
@@ -209,6 +219,17 @@ class SGD:
 
     def _sample(self, problem: Any, W: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return problem.stochastic_grad(W, problem.sample_xi(rng, W.shape[0], self.batch))
+
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """``A = var_A/b``, ``B = 1``, ``C = var_C/b``: a mean of ``b`` i.i.d. one-sample gradients divides the
+        certified ``E‖g − ∇f‖² <= 2 var_A (f − f*) + var_C`` by ``b``, and ``E‖g‖² = ‖∇f‖² + Var``."""
+        if not {"A", "B", "C"} & needed:
+            return {}
+        b = self.batch
+        return {"A": ConstantValue(problem_constant(problem, "var_A", thm_id).value / b, f"var_A / batch ({b})"),
+                "B": ConstantValue(1.0, "E||g||^2 = ||grad f||^2 + Var: B = 1"),
+                "C": ConstantValue(problem_constant(problem, "var_C", thm_id).value / b, f"var_C / batch ({b})")}
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
@@ -263,6 +284,18 @@ class PAGE:
         integer(self.name, "batch_prime", self.batch_prime, 1)
         if self.batch0 is not None:
             integer(self.name, "batch0", self.batch0, 1)
+
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """The one-sample ``Lms``, ``q``, ``b_prime`` and ``E0`` (0 for ``G^0 = ∇f(W^0)``, else the variance
+        bound over ``batch0``)."""
+        out = {"Lms": problem_constant(problem, "Lms", thm_id),
+               "q": ConstantValue(float(self.q), "PAGE probability of a full gradient"),
+               "b_prime": ConstantValue(float(self.batch_prime), "PAGE minibatch size")}
+        if "E0" in needed:
+            out["E0"] = (ConstantValue(0.0, "G^0 = grad f(W^0): no initial error") if self.batch0 is None
+                         else stochastic_initial_error(problem, self.batch0, thm_id, values))
+        return out
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
@@ -328,6 +361,20 @@ class MVR:
         integer(self.name, "batch", self.batch, 1)
         integer(self.name, "batch0", self.batch0, 1)
 
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """``sigma2 = sigma2_1/b``, ``Lms = Lms_1/sqrt(b)`` for a minibatch of ``batch``, the momentum ``b`` and
+        ``E0`` = the variance bound over ``batch0``."""
+        b = self.batch
+        s2 = problem_constant(problem, "sigma2", thm_id)
+        lms = problem_constant(problem, "Lms", thm_id)
+        out = {"sigma2": ConstantValue(s2.value / b, f"{s2.how}; divided by the batch {b}"),
+               "Lms": ConstantValue(lms.value / np.sqrt(b), f"{lms.how}; divided by sqrt(batch {b})"),
+               "b": ConstantValue(float(self.b), "MVR momentum parameter")}
+        if "E0" in needed:
+            out["E0"] = stochastic_initial_error(problem, self.batch0, thm_id, {**values, **out})
+        return out
+
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _require_oracles(self.name, problem, "sample_xi", "stochastic_grad")
         return problem.stochastic_grad(W, problem.sample_xi(rng, W.shape[0], self.batch0))
@@ -381,6 +428,11 @@ class QGD:
     def __post_init__(self) -> None:
         object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=True))
 
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """The compressor's ``omega`` at ``d = m n`` (A, B, C of QGD are written with it in the theorem)."""
+        return compressor_constants(self.compressor, int(np.prod(problem.shape)), needed)
+
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _federated(self.name, problem, self.compressor, W)
         return _compress_mean(self.compressor, problem.client_grads(W), rng)
@@ -431,6 +483,15 @@ class MARINA:
     def __post_init__(self) -> None:
         real(self.name, "q", self.q, 0.0, strict=True, maximum=1.0)
         object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=True))
+
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """``q``, the compressor's ``omega`` and ``E0 = 0`` (``G^0 = ∇f(W^0)``)."""
+        out = {"q": ConstantValue(float(self.q), "MARINA probability of a full gradient"),
+               **compressor_constants(self.compressor, int(np.prod(problem.shape)), needed)}
+        if "E0" in needed:
+            out["E0"] = ConstantValue(0.0, "G^0 = grad f(W^0): no initial error")
+        return out
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _federated(self.name, problem, self.compressor, W)
@@ -493,6 +554,29 @@ class EF21:
     def __post_init__(self) -> None:
         object.__setattr__(self, "compressor", _compressor(self.name, self.compressor, unbiased=False))
         choice(self.name, "g0", self.g0, ("compressed", "full"))
+
+    def theory_constants(self, problem: Any, needed: set[str], values: dict[str, ConstantValue],
+                         thm_id: str) -> dict[str, ConstantValue]:
+        """The compressor's ``alpha_c`` and ``E0 = (1/M) Σ_i E‖g_i^0 − ∇f_i(W^0)‖²``: computed at ``W^0`` for a
+        deterministic compressor; for a random one in B(alpha) the class bound ``(1 − alpha)(1/M) Σ_i
+        ‖∇f_i(W^0)‖²`` (an equality for sparse-k)."""
+        d = int(np.prod(problem.shape))
+        out = compressor_constants(self.compressor, d, needed)
+        if "E0" not in needed:
+            return out
+        W0 = np.asarray(problem.W0, dtype=float)[None]
+        grad = problem.grad(W0)
+        errs = [float(self.error(self.init(problem, W0, grad, np.random.default_rng(s)), problem, W0, grad)[0])
+                for s in (1, 2)]
+        if errs[0] == errs[1]:
+            out["E0"] = ConstantValue(errs[0], "EF21's G^0 = (1/M) sum_i ||g_i^0 - grad f_i(W^0)||^2 computed at W^0")
+            return out
+        alpha = self.compressor.alpha(d)
+        cg = problem.client_grads(W0)[0]
+        bound = (1 - alpha) * float(np.mean(np.sum(cg**2, axis=(-2, -1))))
+        out["E0"] = ConstantValue(bound, "EF21's E G^0 <= (1 - alpha)(1/M) sum_i ||grad f_i(W^0)||^2 (contractive "
+                                         f"class B(alpha), alpha = {alpha:.6g})")
+        return out
 
     def init(self, problem: Any, W: np.ndarray, grad: np.ndarray, rng: np.random.Generator) -> State:
         _federated(self.name, problem, self.compressor, W)

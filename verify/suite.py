@@ -1,13 +1,17 @@
 """The built-in suite: every theorem on the problems it applies to, and how a run is assembled.
 
-Each entry is a :class:`~verify.check.CheckSpec`.  Every theorem has a **tight** instance (:data:`TIGHT`):
-for the smooth theorems the 6x4 member of its family (p != 1/2) on which the exact oracle sees the smallest
-constant and rate errors (``benchmarks/search_instances.py``; table in ``benchmarks/README.md``).  For
+The instances are declared next to each theorem, as ``CASES`` of plain :class:`theorems.Case` data in its
+module of ``theorems/`` (:func:`theorems.cases` refuses a theorem without one, or without exactly one tight
+instance); this module turns them into :class:`~verify.check.CheckSpec` entries.  Every theorem has a **tight**
+instance (:data:`TIGHT`): for the smooth theorems the 6x4 member of its family (p != 1/2) on which the exact
+oracle sees the smallest constant and rate errors (``benchmarks/search_instances.py``; table in
+``benchmarks/README.md``).  For
 example, on ``isotropic-quadratic`` with Gaussian sketches at gamma = 1/L, ``E_t Phi_{t+1} = (1 - lambda)
 Phi_t`` exactly, so ``gd-pl`` is attained with equality at every T and ``gd-nc`` up to the factor
 ``1 - (1-lambda)^T``; with additive noise the SGD one-step inequality is an equality too; on
-``norm-distance`` the Polyak step's one-step inequality is an equality.  :data:`MORE` adds larger problems,
-other sketches, compressors and the paper's §7.1 problem.
+``norm-distance`` the Polyak step's one-step inequality is an equality.  The other instances add larger
+problems, other sketches, compressors, the paper's §7.1 problem, and members of a family on which a particular
+constant binds.
 """
 
 from __future__ import annotations
@@ -26,108 +30,19 @@ from verify.errors import require
 from verify.executors import DEFAULT_BLAS_THREADS, Failure
 from verify.tasks import Task, block_key
 
-_RANDK = (("compressor", "rand-k:k=24"),)
-_TOPK = (("compressor", "top-k:k=24"),)
 
-#: The tight instance of every theorem, found by ``benchmarks/search_instances.py``: the member of the
-#: theorem's instance family (6x4 problems, so m != n, with p != 1/2) on which the exact oracle
-#: (:mod:`verify.exact`) sees the smallest constant and rate errors.  Each is small enough (m n <= 40) for
-#: the exact expectation, the two-sided model check and the one-step certificate to run inside the check.
-_SMALL = "m=6,n=4"
-_ISO = f"isotropic-quadratic:{_SMALL}"
-TIGHT: dict[str, CheckSpec] = {
-    # E Delta_{t+1} = (1 - lambda) Delta_t exactly: the telescoped bound is attained up to (1 - lambda)^T
-    "gd-nc": CheckSpec("gd-nc", _ISO, "gaussian", p=0.3, r=2, runs=256, iters=80),
-    # E[f(W^T) - f*] = (1 - lambda)^T Delta0: bound and rate attained at every T
-    "gd-pl": CheckSpec("gd-pl", _ISO, "gaussian", p=0.7, r=1, runs=256, iters=80),
-    # additive noise: the one-step inequality is an equality, exact slack 1.01
-    "sgd-nc": CheckSpec("sgd-nc", f"{_ISO},sigma=0.3", "gaussian", p=0.3, r=2, runs=256, iters=200,
-                        params=(("batch", 1),)),
-    # the proof keeps half the PL decrease, so exact slack >= 1.69 on every instance of the family
-    "sgd-pl": CheckSpec("sgd-pl", f"{_ISO},sigma=0.3", "gaussian", p=0.3, r=2, runs=256, iters=200,
-                        params=(("batch", 1),)),
-    # Young's inequality in the MVR error recursion: exact slack >= 1.82 in the family
-    "mvr-nc": CheckSpec("mvr-nc", f"{_ISO},sigma=0.3", "gaussian", p=0.7, r=1, runs=256, iters=200,
-                        params=(("b", 0.1),)),
-    "mvr-pl": CheckSpec("mvr-pl", f"{_ISO},sigma=0.3", "gaussian", p=0.3, r=2, runs=256, iters=200,
-                        params=(("b", 0.6),)),
-    # shared-noise PAGE on the isotropic quadratic: exact slack 1.18 (nc), 1.04 (PL)
-    "page-nc": CheckSpec("page-nc", f"{_ISO},sigma=0.3", "gaussian", p=0.7, r=1, runs=256, iters=200,
-                         params=(("q", 0.5), ("batch_prime", 4))),
-    "page-pl": CheckSpec("page-pl", f"{_ISO},sigma=0.3", "gaussian", p=0.7, r=1, runs=256, iters=100,
-                         params=(("q", 0.5), ("batch_prime", 4))),
-    # the weighted bound's (1 + L gamma^2 A)^T: exact slack >= 2.77 on every instance searched
-    "qgd-nc": CheckSpec("qgd-nc", f"federated-ls:{_SMALL},M=4,hetero=0", "gaussian", p=0.3, r=1, runs=256,
-                        iters=10, params=(("compressor", "rand-k:k=12"),)),
-    "qgd-pl": CheckSpec("qgd-pl", f"federated-ls:{_SMALL},M=2,hetero=0", "gaussian", p=0.7, r=1, runs=256,
-                        iters=100, params=(("compressor", "rand-k:k=6"),)),
-    "marina-nc": CheckSpec("marina-nc", f"federated-ls:{_SMALL},M=4,hetero=0", "gaussian", p=0.3, r=1, runs=256,
-                           iters=100, params=(("q", 0.5), ("compressor", "rand-k:k=12"))),
-    "marina-pl": CheckSpec("marina-pl", f"federated-ls:{_SMALL},M=4,hetero=0", "gaussian", p=0.3, r=2, runs=256,
-                           iters=200, params=(("q", 0.5), ("compressor", "rand-k:k=12"))),
-    # sparse-k is linear, so EF21 gets an exact oracle; the EF21 recursion's Young factor: exact slack 1.84
-    "ef21-nc": CheckSpec("ef21-nc", f"federated-ls:{_SMALL},M=2,hetero=0", "gaussian", p=0.3, r=1, runs=256,
-                         iters=200, params=(("compressor", "sparse-k:k=12"),)),
-    "ef21-pl": CheckSpec("ef21-pl", f"federated-ls:{_SMALL},M=2,hetero=1", "gaussian", p=0.7, r=1, runs=256,
-                         iters=100, params=(("compressor", "sparse-k:k=6"),)),
-    # no exact oracle (non-smooth): one-step equality of the Polyak step on norm-distance
-    "ns-const": CheckSpec("ns-const", "norm-distance", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    "ns-polyak": CheckSpec("ns-polyak", "norm-distance", "gaussian", p=0.5, r=2, runs=256, iters=200),
-}
+def _spec(theorem_id: str, case: theorems.Case) -> CheckSpec:
+    return CheckSpec(theorem_id, case.problem, case.sketch, p=case.p, r=case.r, runs=case.runs, iters=case.iters,
+                     params=tuple(case.params))
 
-#: Further instances: other problems, sketches, p, compressors, and the paper's §7.1 problem.
-MORE: tuple[CheckSpec, ...] = (
-    CheckSpec("gd-nc", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=256, iters=20),
-    CheckSpec("gd-nc", "least-squares", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    CheckSpec("gd-nc", "least-squares", "scaled-gaussian", p=0.3, r=2, runs=256, iters=200),
-    CheckSpec("gd-nc", "nonconvex-reg", "gaussian", p=0.5, r=2, runs=256, iters=300),
-    CheckSpec("gd-nc", "isotropic-quadratic", "degenerate", p=0.5, r=2, runs=64, iters=200),
-    CheckSpec("gd-pl", "least-squares", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    CheckSpec("gd-pl", "isotropic-quadratic", "gaussian", p=0.5, r=1, runs=256, iters=20),
-    CheckSpec("gd-pl", "least-squares", "coordinates", p=0.8, r=3, runs=256, iters=200),
-    CheckSpec("gd-pl", "least-squares:m=8,n=8", "haar", p=0.5, r=2, runs=256, iters=200),
-    CheckSpec("gd-pl", "pl-sine", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    CheckSpec("sgd-nc", "least-squares:noise=0.5", "gaussian", p=0.5, r=2, runs=256, iters=200, params=(("batch", 4),)),
-    CheckSpec("sgd-pl", "least-squares:sigma=0.5", "coordinates", p=0.3, r=2, runs=256, iters=300,
-              params=(("batch", 1),)),
-    CheckSpec("mvr-nc", "least-squares:sigma=0.5", "gaussian", p=0.5, r=2, runs=256, iters=300, params=(("b", 0.1),)),
-    CheckSpec("page-pl", "least-squares:noise=0.5", "gaussian", p=0.5, r=2, runs=256, iters=200,
-              params=(("q", 0.2), ("batch_prime", 4))),
-    CheckSpec("page-nc", "nonconvex-reg", "gaussian", p=0.5, r=2, runs=128, iters=300,
-              params=(("q", 0.1), ("batch_prime", 8))),
-    # finite-sum rows with b' = 1: the only family member on which PAGE's L^2/b' term binds (the exact
-    # certificate fails when it is halved); q != 1/2 so that a coin read as 1 - q changes the method
-    CheckSpec("page-nc", f"least-squares:{_SMALL},N=24,kappa=1,noise=0.5", "gaussian", p=0.3, r=1, runs=256,
-              iters=100, params=(("q", 0.2), ("batch_prime", 1))),
-    CheckSpec("qgd-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=100,
-              params=(("compressor", "dither:s=4"),)),
-    # heterogeneous clients with isotropic spectra (kappa = 1): A = omega L_max / M and C = 2 omega L_max
-    # Delta_inf / M both bind (the exact certificate fails when either is halved)
-    CheckSpec("qgd-nc", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.3, r=1, runs=256, iters=10,
-              params=(("compressor", "rand-k:k=2"),)),
-    CheckSpec("qgd-pl", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.7, r=1, runs=256,
-              iters=100, params=(("compressor", "rand-k:k=6"),)),
-    CheckSpec("marina-nc", "federated-ls", "rademacher", p=0.7, r=2, runs=256, iters=200,
-              params=(("q", 0.5), ("compressor", "dither:s=4"))),
-    # kappa = 1, rare full gradients (q = 0.1) and rand-2 (omega = 11): the compression term
-    # omega L_tilde^2 / M binds (exact slack 1.25, 0.67 when halved)
-    CheckSpec("marina-nc", f"federated-ls:{_SMALL},M=2,hetero=1,kappa=1", "gaussian", p=0.3, r=1, runs=256,
-              iters=100, params=(("q", 0.1), ("compressor", "rand-k:k=2"))),
-    CheckSpec("marina-pl", f"federated-ls:{_SMALL},M=1,hetero=0,kappa=1", "gaussian", p=0.3, r=1, runs=256,
-              iters=100, params=(("q", 0.1), ("compressor", "rand-k:k=2"))),
-    CheckSpec("ef21-nc", "federated-ls", "gaussian", p=0.5, r=2, runs=256, iters=200, params=_TOPK),
-    CheckSpec("ef21-pl", "federated-ls:M=8", "haar", p=0.3, r=3, runs=256, iters=200,
-              params=(("compressor", "top-k:k=8"),)),
-    CheckSpec("ns-const", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    CheckSpec("ns-polyak", "l1-regression", "gaussian", p=0.5, r=2, runs=256, iters=200),
-    # a non-isotropic sketch (Monte-Carlo lambda, lambda_max^p / lambda_min^p far from 1): the Polyak step's
-    # ratio lambda_min^p / lambda_max^p matters
-    CheckSpec("ns-polyak", "norm-distance", "scaled-gaussian", p=0.5, r=2, runs=256, iters=200),
-)
 
-BUILTIN: tuple[CheckSpec, ...] = tuple(
-    spec for thm_id in TIGHT for spec in (TIGHT[thm_id], *(s for s in MORE if s.theorem == thm_id))
-)
+#: Every theorem's instances, in the paper's order of the theorems, each theorem's tight one first.
+BUILTIN: tuple[CheckSpec, ...] = tuple(_spec(tid, case) for tid, cases in theorems.cases().items() for case in cases)
+#: The tight instance of every theorem (its ``Case`` with ``tight=True``): for the smooth theorems the 6x4
+#: member of its family on which the exact oracle sees the smallest constant and rate errors
+#: (``benchmarks/search_instances.py``), small enough (m n <= 40) for the exact expectation, the model check and
+#: the one-step certificate to run inside the check.
+TIGHT: dict[str, CheckSpec] = {tid: _spec(tid, cases[0]) for tid, cases in theorems.cases().items()}
 
 
 def select(ids: Sequence[str] = (), problem: str | None = None, sketch: str | None = None,
