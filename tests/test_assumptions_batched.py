@@ -94,3 +94,23 @@ def test_lockstep_searches_match_sequential_runs_and_keep_their_errors():
     assert outcomes[2] == (True, [101.0, 102.0])
     assert not outcomes[1][0] and isinstance(outcomes[1][1], OracleError)
     assert max(calls) == 3  # the three searches' requests went out together
+    asked_wrong = lockstep([lambda ask: ask("g", np.zeros((1, 1, 1)))] * 2, {"f": f})  # no oracle "g"
+    assert all(not ok and isinstance(exc, KeyError) for ok, exc in asked_wrong)  # an error, not a hang
+
+
+def test_vectorised_seed_sequences_equal_numpy():
+    """``seeds.generators`` builds the same generators as ``default_rng(seed)``: the state words of the hash,
+    the draws, and the children of ``spawn``, at the edges of the 32-bit word split and at random seeds."""
+    from verify.assumptions.seeds import generators, seed_states
+
+    edges = np.array([0, 1, 2**32 - 1, 2**32, 2**32 + 1, 2**63 - 2, 2**64 - 1], dtype=np.uint64)
+    seeds = np.concatenate([edges, np.random.default_rng(3).integers(0, 2**63 - 1, 300).astype(np.uint64)])
+    expected = np.array([np.random.SeedSequence(int(s)).generate_state(4, np.uint64) for s in seeds])
+    assert np.array_equal(seed_states(seeds), expected)
+    for s, g in zip(seeds[:20], generators(seeds[:20]), strict=True):
+        ref = np.random.default_rng(int(s))
+        assert np.array_equal(g.integers(0, 2**62, 5), ref.integers(0, 2**62, 5))
+        assert g.standard_normal() == ref.standard_normal()
+    child, ref_child = generators(seeds[3:4])[0].spawn(1)[0], np.random.default_rng(int(seeds[3])).spawn(1)[0]
+    assert child.random() == ref_child.random()
+    assert generators(np.zeros(0, dtype=np.int64)) == []

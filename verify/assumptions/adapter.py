@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.assumptions.seeds import generators
 from verify.errors import UserError, require
 from verify.problems.base import Problem
 
@@ -287,9 +288,9 @@ def _count(obj: object, key: str, oracle: str, who: str) -> int | None:
     count, fn = getattr(obj, key, None), getattr(obj, oracle, None)
     if count is None and fn is None:
         return None
-    require(count is not None and callable(fn),
-            f"{who}: give both {key} and a callable {oracle}(W, i), or neither (got {key}={count!r}, "
-            f"{oracle}={'callable' if callable(fn) else fn!r})")
+    if count is None or not callable(fn):
+        raise UserError(f"{who}: give both {key} and a callable {oracle}(W, i), or neither (got {key}={count!r}, "
+                        f"{oracle}={'callable' if callable(fn) else fn!r})")
     require(isinstance(count, (int, np.integer)) and not isinstance(count, bool) and count >= 1,
             f"{who}: {key}={count!r} is not allowed; it must be an integer >= 1")
     return int(count)
@@ -305,7 +306,8 @@ def _batched_twin(obj: object, oracle: str, who: str) -> Batched | None:
     fn = getattr(obj, BATCHED[oracle], None)
     if fn is None:
         return None
-    require(callable(fn), f"{who}: {BATCHED[oracle]}={fn!r} is not callable; give a function of a (K, m, n) batch")
+    if not callable(fn):  # the message is built only on failure: repr of a bound method repr's its object
+        raise UserError(f"{who}: {BATCHED[oracle]}={fn!r} is not callable; give a function of a (K, m, n) batch")
 
     def batched(W: np.ndarray, *args: np.ndarray) -> np.ndarray:
         return fn(W.copy(), *args)
@@ -321,7 +323,8 @@ def _oracle(obj: object, oracle: str, fn: Callable[..., Any], shape: tuple[int, 
 
 
 def _user_stochastic(obj: object, shape: tuple[int, int], who: str) -> tuple[Callable | None, Batched | None]:
-    """``ξ`` is one seed per draw; point ``k`` gets ``default_rng(seed_k)``, batched or not."""
+    """``ξ`` is one seed per draw; point ``k`` gets ``default_rng(seed_k)``, batched or not (batched: built
+    by :func:`verify.assumptions.seeds.generators`, the same streams at a fifth of the cost)."""
     fn = getattr(obj, "stochastic_grad", None)
     if fn is None:
         return None, None
@@ -337,7 +340,7 @@ def _user_stochastic(obj: object, shape: tuple[int, int], who: str) -> tuple[Cal
         return sample, _per_point("stochastic_grad", one, shape, scalar=False)
 
     def batched(W: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        return twin(W, [np.random.default_rng(int(seed)) for seed in seeds])
+        return twin(W, generators(seeds))
 
     return sample, batched
 
@@ -355,9 +358,11 @@ def _adapt_user(obj: object, who: str) -> Oracles:
                 f"{who}: the problem has no callable {key}(W); it needs shape, f(W) -> float and grad(W) -> (m, n)")
     shape = _shape(obj, who)
     subgrad = getattr(obj, "subgrad", None)
-    require(subgrad is None or callable(subgrad), f"{who}: subgrad={subgrad!r} is not callable")
+    if not (subgrad is None or callable(subgrad)):
+        raise UserError(f"{who}: subgrad={subgrad!r} is not callable")
     stoch = getattr(obj, "stochastic_grad", None)
-    require(stoch is None or callable(stoch), f"{who}: stochastic_grad={stoch!r} is not callable")
+    if not (stoch is None or callable(stoch)):
+        raise UserError(f"{who}: stochastic_grad={stoch!r} is not callable")
     f_star = getattr(obj, "f_star", None)
     N = _count(obj, "n_components", "component_grad", who)
     M = _count(obj, "n_clients", "client_grad", who)

@@ -3,10 +3,10 @@
 A search (an L-BFGS-B run of :func:`scipy.optimize.minimize` from one start) asks for the oracle at one
 point at a time.  :func:`lockstep` runs each search in its own thread; whenever every unfinished search
 is waiting for an evaluation, the waiting points are evaluated together, in one call of the batched
-oracle, and each search resumes with its own values.  A search's sequence of points depends only on its
-own values, so each search does exactly what it does alone (up to the rounding of the batched oracle,
-which computes each point independently): thread scheduling changes the order of the work, not the
-result.
+oracle (by the thread of the search that asked last), and each search resumes with its own values.
+A search's sequence of points depends only on its own values, so each search does exactly what it does
+alone (up to the rounding of the batched oracle, which computes each point independently): thread
+scheduling changes the order of the work, not the result.
 
 If the batched call raises, each waiting request is evaluated on its own and the error goes to the
 search that asked for the failing point.  The threads only interleave where a search waits for values;
@@ -57,29 +57,56 @@ def _evaluate_all(oracles: Mapping[str, Oracle], requests: dict[int, tuple[str, 
 
 
 class _Board:
-    """The requests waiting for values and the values waiting to be collected, under one condition."""
+    """The requests waiting for values, under one lock, and one event per search that its values are ready.
 
-    def __init__(self, live: int) -> None:
-        self.cond = threading.Condition()
+    The search whose request completes a round (every live search is then waiting), or whose end does, takes
+    the round's requests and evaluates them in its own thread; each search is woken only by its own values.
+    While a round is evaluated every other live search waits, so nothing else touches the board."""
+
+    def __init__(self, oracles: Mapping[str, Oracle], live: int) -> None:
+        self.oracles = oracles
+        self.lock = threading.Lock()
         self.requests: dict[int, tuple[str, np.ndarray]] = {}
         self.values: dict[int, Any] = {}
+        self.ready = [threading.Event() for _ in range(live)]
         self.live = live
 
+    def _take(self) -> dict[int, tuple[str, np.ndarray]]:
+        """The round's requests if every live search is waiting (called under the lock), else nothing."""
+        if not self.requests or len(self.requests) < self.live:
+            return {}
+        requests, self.requests = self.requests, {}
+        return requests
+
+    def _answer(self, requests: dict[int, tuple[str, np.ndarray]]) -> None:
+        """Evaluate a round and wake each of its searches with its values (or the error of the evaluation)."""
+        if not requests:
+            return
+        try:
+            values = _evaluate_all(self.oracles, requests)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unknown kind: every search of the round gets it
+            values = dict.fromkeys(requests, exc)
+        self.values.update(values)
+        for key in values:
+            self.ready[key].set()
+
     def ask(self, key: int, kind: str, X: np.ndarray) -> np.ndarray:
-        with self.cond:
+        with self.lock:
             self.requests[key] = (kind, X)
-            self.cond.notify_all()
-            while key not in self.values:
-                self.cond.wait()
-            out = self.values.pop(key)
+            requests = self._take()
+        self._answer(requests)
+        self.ready[key].wait()
+        self.ready[key].clear()
+        out = self.values.pop(key)
         if isinstance(out, Exception):
             raise out
         return out
 
     def finish(self) -> None:
-        with self.cond:
+        with self.lock:
             self.live -= 1
-            self.cond.notify_all()
+            requests = self._take()
+        self._answer(requests)
 
 
 def lockstep(searches: Sequence[Callable[[Ask], Any]], oracles: Mapping[str, Oracle]) -> list[tuple[bool, Any]]:
@@ -107,7 +134,7 @@ def lockstep(searches: Sequence[Callable[[Ask], Any]], oracles: Mapping[str, Ora
             except Exception as exc:  # noqa: BLE001 - returned to the caller, as in the concurrent case
                 outcomes[k] = (False, exc)
         return outcomes
-    board = _Board(len(searches))
+    board = _Board(oracles, len(searches))
     errstate = np.geterr()  # numpy's error state is per thread: the searches inherit the caller's
 
     def run(k: int) -> None:
@@ -122,15 +149,6 @@ def lockstep(searches: Sequence[Callable[[Ask], Any]], oracles: Mapping[str, Ora
     threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(len(searches))]
     for thread in threads:
         thread.start()
-    with board.cond:
-        while True:
-            while board.live > 0 and len(board.requests) < board.live:
-                board.cond.wait()
-            if board.live == 0:
-                break
-            requests, board.requests = board.requests, {}
-            board.values.update(_evaluate_all(oracles, requests))
-            board.cond.notify_all()
     for thread in threads:
         thread.join()
     return outcomes

@@ -59,7 +59,7 @@ def descend(orc: Oracles, X0: np.ndarray, steps: int, f_star: float, floor: floa
     s = np.ones(len(X))
     active = fX - f_star > floor
     rows, vals, gn = [X.copy()], [fX.copy()], [norms(G)]
-    last = np.arange(len(X))
+    last, count = np.arange(len(X)), len(X)  # count: rows so far
     for _ in range(steps):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -80,7 +80,8 @@ def descend(orc: Oracles, X0: np.ndarray, steps: int, f_star: float, floor: floa
         if moved.size == 0:
             break
         G[moved] = orc.grad(X[moved])
-        last[moved] = sum(len(r) for r in rows) + np.arange(moved.size)
+        last[moved] = count + np.arange(moved.size)
+        count += moved.size
         rows.append(X[moved].copy())
         vals.append(fX[moved].copy())
         gn.append(norms(G[moved]))
