@@ -117,6 +117,22 @@ def test_minibatch_variance_is_the_per_example_formula():
     assert np.isclose(local_theory._minibatch_variance(sub, H, y, W, 5), expected)
 
 
+def test_trajectory_ratios_are_the_secant_and_descent_lemma_formulas():
+    _, params, X, y = _net(6, sizes=(6, 5, 4, 3))
+    sub = params[1:]
+    H = np.maximum(X @ params[0][0].T + params[0][1], 0.0)
+    obj = mlp.layer_objective(sub, 0, H, y)
+    cfg = local_theory.TheoryConfig(steps=6)
+    runs = local_theory._trajectories(sub, H, y, obj.W0, 0.3, cfg, np.random.SeedSequence(2).spawn(3), 4)
+    for t in range(cfg.steps):
+        W, W_next = runs.path[t], runs.path[t + 1]
+        dW, G = W_next - W, obj.grad(W)
+        assert np.isclose(runs.secant[0, t], np.linalg.norm(obj.grad(W_next) - G) / np.linalg.norm(dW))
+        expected = 2 * (obj.f(W_next) - obj.f(W) - np.sum(G * dW)) / np.sum(dW * dW)
+        assert np.isclose(runs.descent[0, t], expected, rtol=1e-8, atol=1e-8)
+    assert np.allclose(runs.f[0], [obj.f(W) for W in runs.path])
+
+
 def test_power_iteration_finds_the_top_eigenvalue_of_a_quadratic():
     rng = np.random.default_rng(0)
     M = rng.standard_normal((4, 4))
@@ -136,7 +152,12 @@ def test_theory_check_evaluates_theorem_1_with_the_local_constants():
     v = gd.values
     assert v["lambda_min_p"] == pytest.approx(1 / 64) and v["L"] == res.L_local >= res.L0 * 0.5
     assert np.allclose(gd.bound, 2 * v["Delta0"] / (v["gamma"] * v["lambda_min_p"] * gd.T), rtol=1e-12)
-    assert gd.stepsize_ok == (res.gamma <= 1 / res.L_local * (1 + 1e-12))
+    assert gd.stepsize_ok == (res.gamma <= 1 / res.L_local * (1 + 1e-12)) == res.within_conditions
+    # gamma from the pilot: 1/(margin * L_pilot), L_pilot at least L(W0)
+    assert res.gamma == pytest.approx(1 / (cfg.pilot_margin * res.L_pilot), rel=1e-12) and res.L_pilot >= res.L0
+    assert ("within" if res.within_conditions else "OUTSIDE") in res.verdict_line()
+    assert res.descent_ok == (res.descent_max.max() <= res.L_hat * (1 + 1e-12))
+    assert res.descent_max.shape == res.secant_max.shape == (cfg.steps,) and 0 <= res.secant_above <= 1
     assert np.allclose(sgd.bound - gd.bound, v["L"] * v["gamma"] * sgd.values["C"], rtol=1e-9)
     assert res.f_low <= res.f0 and np.all(res.sigma2 > 0) and np.all(res.pl_min > 0)
     assert gd.verdict in ("holds", "violated", "inconclusive")
