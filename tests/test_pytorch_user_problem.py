@@ -1,0 +1,68 @@
+"""A torch problem from ``verify.pytorch.from_module``, returned by a factory in a file, through ``verify run``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from verify.cli import main  # noqa: E402
+
+N, M, D = 40, 3, 5
+
+FACTORY = f'''
+import numpy as np
+import torch
+
+from verify.problems import Constant
+from verify.pytorch import from_module
+
+N, M, D = {N}, {M}, {D}
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, D))
+    return X, X @ rng.standard_normal((M, D)).T  # realisable targets: inf f = 0
+
+
+def make():
+    """f(W) = mse_loss(X Wᵀ, Y) = ‖X Wᵀ − Y‖²/(N M): its Hessian is (2/(N M)) XᵀX ⊗ I, so L = 2 λ_max(XᵀX)/(N M)."""
+    X, Y = data()
+    model = torch.nn.Linear(D, M, bias=False).double()
+    with torch.no_grad():
+        model.weight.zero_()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)),
+                                         batch_size=8)
+    L = 2 * float(np.linalg.eigvalsh(X.T @ X)[-1]) / (N * M)
+    return from_module(model, model.weight, torch.nn.functional.mse_loss, loader, f_star=0.0, name="torch-linear",
+                       constants={{"L": Constant(L, "2 lambda_max(X^T X)/(N M), the Hessian of the mean squared error",
+                                                 "upper")}})
+'''
+
+
+def test_verify_run_takes_a_torch_problem_from_a_factory_file(tmp_path):
+    file = tmp_path / "torch_linear.py"
+    file.write_text(FACTORY)
+    out = tmp_path / "out"
+    spec = f"{file}:make"
+    code = main(["run", "gd-nc", "--problem", spec, "--seeds", "16", "--iters", "20", "--sketch", "gaussian",
+                 "--p", "0.7", "--r", "1", "--out", str(out)])
+    assert code == 0
+    (check,) = json.loads((out / "results.json").read_text())["checks"]
+    assert (check["theorem"], check["problem"], check["problem_params"]["module"]) == ("gd-nc", spec, "Linear")
+    assert (check["sketch"], check["p"], check["r"], check["seeds"], check["iters"]) == ("gaussian", 0.7, 1, 16, 20)
+    rng = np.random.default_rng(0)  # the factory's data, recomputed here without torch
+    X = rng.standard_normal((N, D))
+    Y = X @ rng.standard_normal((M, D)).T
+    L = 2 * np.linalg.eigvalsh(X.T @ X)[-1] / (N * M)
+    assert check["constants"]["L"]["value"] == pytest.approx(L, rel=1e-12)
+    assert check["gamma"] == pytest.approx(1 / L, rel=1e-12) and check["conditions_met"]
+    assert check["constants"]["Delta0"]["value"] == pytest.approx(np.sum(Y * Y) / (N * M), rel=1e-12)  # f(0) - 0
+    grad0 = -2 * Y.T @ X / (N * M)  # ∇f(W0 = 0): the first checkpoint's mean is ‖∇f(W0)‖², the same in every run
+    assert check["checkpoints"][0] == 1
+    assert check["observed_mean"][0] == pytest.approx(np.sum(grad0 * grad0), rel=1e-10)
+    assert check["verdict"] in ("holds", "inconclusive")  # the bound of Theorem 1 is true on this problem
