@@ -12,8 +12,9 @@ from verify import problems, sketch
 from verify.check import CheckSpec, execute, prepare
 from verify.errors import UserError
 from verify.estimators import FullGradient
-from verify.projection import BernoulliProjector
+from verify.projection import BernoulliProjector, estimate_lambda_p
 from verify.runner import Algorithm, run
+from verify.seeding import task_seed
 from verify.stepsizes import ConstantStep
 from verify.suite import BUILTIN
 
@@ -129,6 +130,12 @@ def test_estimated_lambda_uses_the_conservative_end():
     lam_min, lam_max = prep.constants["lambda_min_p"].value, prep.constants["lambda_max_p"].value
     assert 0 < lam_min < lam_max <= 1
     assert "conservative" in prep.constants["lambda_min_p"].how
+    # the value is the interval's conservative end, not its point estimate (same random numbers as prepare)
+    spec = prep.spec
+    est = estimate_lambda_p(prep.projector.left, prep.projector.right, *prep.problem.shape, spec.r, spec.p,
+                            spec.lambda_samples, np.random.default_rng(task_seed(0, spec.key())), 1e-4)
+    assert lam_min == est.lambda_min_p.lower < est.lambda_min_p.estimate
+    assert lam_max == est.lambda_max_p.upper > est.lambda_max_p.estimate
 
 
 def test_transpose_and_swap_p_gives_the_same_distribution():

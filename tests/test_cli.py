@@ -156,7 +156,7 @@ def test_skipped_one_step_check_is_shown_and_exits_0(capsys, tmp_path):
 def test_lemma_status_and_verdict_label():
     from types import SimpleNamespace
 
-    from verify.report import lemma_status, lemma_text, verdict_label
+    from verify.wording import lemma_status, lemma_text, verdict_label
 
     assert lemma_status(None) == ("–", "")
     assert lemma_status({"skipped": "why"}) == ("skipped", "why")

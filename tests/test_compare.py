@@ -11,7 +11,7 @@ import pytest
 
 from verify import compare, reference, report
 from verify.check import CheckSpec, execute, prepare, with_scale
-from verify.cli import _Parser
+from verify.cli.args import Parser as _Parser
 from verify.results_io import load_run
 from verify.runner import Algorithm
 from verify.stepsizes import ConstantStep

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from verify import cli
+from verify.cli.args import Parser
 from verify.errors import UserError
 from verify.seeding import task_seed
 from verify.sweep import add_sweep_parser, check_spec, grid_points, run_sweep
@@ -99,8 +100,8 @@ def test_bad_grid_point_names_the_file_and_the_point(tmp_path):
 
 
 def _parser():
-    parser = cli._Parser(prog="verify")
-    add_sweep_parser(parser.add_subparsers(dest="command", required=True, parser_class=cli._Parser))
+    parser = Parser(prog="verify")
+    add_sweep_parser(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
     return parser
 
 

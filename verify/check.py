@@ -38,6 +38,7 @@ from verify.estimators import make_estimator
 from verify.exact.in_check import describe_certificate, exact_record
 from verify.exact.model_check import two_sided
 from verify.exact.prepared import theorem_values
+from verify.jsonio import finite_or_none, json_safe
 from verify.lemma import OneStepSample, decide_one_step, sample_one_step
 from verify.measures import FIRST_T, NEEDS_EXACT_F_STAR, measure_values
 from verify.projection import BernoulliProjector, estimate_lambda_p
@@ -261,23 +262,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN and infinities become None (JSON has no such numbers)."""
-        return _json_safe(asdict(self))
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _finite_or_none(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+        return json_safe(asdict(self))
 
 
 def _lyapunov(prep: Prepared, values: dict[str, float]) -> tuple[Any, str]:
@@ -359,8 +344,8 @@ def run_block(prep: Prepared, root_seed: int, index: int, algorithm: Algorithm |
     return BlockResult(index=index, start=start, runs=count,
                        checkpoints=Moments.of(np.where(np.isfinite(X), X, np.nan)),
                        plot=Moments.of(X_plot), samples=X_plot[:SAMPLE_CURVES], diverged_at=diverged,
-                       lemma=lemma, exact=_json_safe(exact),
-                       timings={"runs_s": t_run, "total_s": time.perf_counter() - t0}, audit=_json_safe(audit))
+                       lemma=lemma, exact=json_safe(exact),
+                       timings={"runs_s": t_run, "total_s": time.perf_counter() - t0}, audit=json_safe(audit))
 
 
 def _one_step(prep: Prepared, trace: Any, algorithm: Algorithm, values: dict[str, float],
@@ -393,7 +378,7 @@ def _lemma_result(record: dict[str, Any] | None, alpha_each: float) -> dict[str,
     None), or the record itself when it is ``{"skipped": why}`` or None."""
     if record is None or "skipped" in record:
         return record
-    return _json_safe(asdict(decide_one_step(OneStepSample.from_record(record), alpha_each)))
+    return json_safe(asdict(decide_one_step(OneStepSample.from_record(record), alpha_each)))
 
 
 def _has_exact(rec: dict[str, Any] | None) -> bool:
@@ -448,7 +433,7 @@ def _exact_outcome(rec: dict[str, Any] | None, moments: Moments, checkpoints: np
     if verdict is None and out.get("model", {}).get("verdict") == "agrees":
         verdict = stats.Verdict("holds", None, f"exact expectation below the bound at every checkpoint (exact slack "
                                                f"{ratio[k]:.6g}) and the runs agree with it")
-    return _json_safe(out), verdict
+    return json_safe(out), verdict
 
 
 def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[BlockResult]) -> CheckResult:
@@ -524,10 +509,10 @@ def conclude(prep: Prepared, root_seed: int, alpha: float, results: Sequence[Blo
         shape=(m, n), verdict=verdict.verdict,
         reason=(f"conditional on estimated constants {', '.join(prep.conditional)}: " if prep.conditional else "")
         + verdict.reason + ("" if verdict.index is None else f" (T = {int(checkpoints[verdict.index])})"),
-        slack=None if slk is None else _finite_or_none(slk.value),
+        slack=None if slk is None else finite_or_none(slk.value),
         slack_T=None if slk is None else int(checkpoints[slk.index]),
         slack_interval=None if slk is None else slk.interval, attained=attained,
-        slack_final=None if slk is None or bounds.mean[-1] <= 0 else _finite_or_none(bound_vals[-1] / bounds.mean[-1]),
+        slack_final=None if slk is None or bounds.mean[-1] <= 0 else finite_or_none(bound_vals[-1] / bounds.mean[-1]),
         gamma=prep.gamma, gamma_max=prep.gamma_max, gamma_factor=spec.gamma_factor,
         stepsize_rule=thm.stepsize_rule, estimator=prep.estimator.name, params=dict(spec.params),
         conditions_met=prep.conditions_met, applicable=prep.applicable,

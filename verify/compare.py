@@ -94,15 +94,16 @@ from pathlib import Path
 from typing import Any
 
 from verify.check import CheckResult
+from verify.cli.args import EXIT_OK, EXIT_VIOLATED
 from verify.errors import UserError
-from verify.report import fmt_num
 from verify.results_io import load_run
 from verify.stats import FLOOR
+from verify.wording import fmt_num
 
 __all__ = ["Change", "Comparison", "Difference", "SlackChange", "add_compare_parser", "check_floor",
            "compare_runs", "format_report", "main", "near_threshold", "run_compare"]
 
-EXIT_OK, EXIT_CHANGED, EXIT_USAGE = 0, 1, 2
+EXIT_CHANGED = EXIT_VIOLATED  # 1: a check regressed, as a violated check is 1 for verify run
 DEFAULT_FACTOR = 1.5
 #: Relative tolerance for "equal up to rounding" (module docstring: measured rounding is below 4e-11).
 RTOL = 1e-6
@@ -670,19 +671,11 @@ def run_compare(args: argparse.Namespace) -> int:
     return comparison.exit_status
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        raise UserError(f"{self.prog}: {message}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m verify.compare OLD NEW [options]``; returns the exit status (2 with one line on bad input)."""
-    try:
-        args = configure(_Parser(prog="verify compare", description=HELP)).parse_args(argv)
-        return args.func(args)
-    except UserError as exc:
-        print(f"verify compare: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    from verify.cli.args import standalone
+
+    return standalone("verify compare", configure, lambda args: args.func(args), argv, HELP)
 
 
 if __name__ == "__main__":

@@ -213,8 +213,8 @@ def slack_figure(results: Sequence[CheckResult], paper: bool = False) -> Any | N
     where the bound equals the mean.  None if no check has a slack."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    from verify.report import exact_figures, verdict_label
     from verify.tables import check_label
+    from verify.wording import exact_figures, verdict_label
 
     rows = list(results)
     if not any(r.slack is not None or r.slack_final is not None for r in rows):

@@ -21,7 +21,7 @@ from typing import Any
 from verify import tables
 from verify.check import CheckResult
 from verify.mathsvg import plain_text
-from verify.report import check_name, fmt_num, lemma_sentence, verdict_label, verdict_text
+from verify.wording import check_name, fmt_num, lemma_sentence, verdict_label, verdict_text
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1360px;

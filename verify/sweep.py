@@ -52,6 +52,7 @@ from verify.check import CheckSpec, Prepared, prepare
 from verify.driver import drive
 from verify.errors import UserError
 from verify.executors import DEFAULT_BLAS_THREADS
+from verify.jsonio import atomic_write, json_safe
 from verify.measures import LABELS, measure_values
 from verify.runner import Algorithm, run
 from verify.seeding import task_seed
@@ -128,10 +129,6 @@ def curve_points(T: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, T, CURVE_POINTS)).astype(int))
 
 
-def _finite(x: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=float)]
-
-
 def _overlay(prep: Prepared, trace: Any) -> dict[str, Any]:
     """The theorem's measure (median over runs) and its bound, or why no bound is drawn."""
     thm = prep.theorem
@@ -145,13 +142,13 @@ def _overlay(prep: Prepared, trace: Any) -> dict[str, Any]:
     shape = {"a": symbolic.value(thm.one_step.a, values, thm), "k": symbolic.value(thm.one_step.k, values, thm)}
     f_star = float(prep.problem.constants["f_star"].value)
     X = measure_values(thm.measure, trace, T, f_star, **shape)
-    out: dict[str, Any] = {"measure": thm.measure, "T": T.tolist(), "median": _finite(np.nanmedian(X, axis=0)),
+    out: dict[str, Any] = {"measure": thm.measure, "T": T.tolist(), "median": json_safe(np.nanmedian(X, axis=0)),
                            "bound": None, "note": ""}
     if not prep.conditions_met:
         out["note"] = prep.reason or (f"gamma factor {prep.spec.gamma_factor} is outside the stepsize condition "
                                       f"of {thm.id}: no bound")
         return out
-    out["bound"] = _finite(symbolic.evaluate(thm.bound, values, T, thm))
+    out["bound"] = json_safe(symbolic.evaluate(thm.bound, values, T, thm))
     return out
 
 
@@ -178,11 +175,11 @@ def run_point(cfg: SweepConfig, point: Point, prep: Prepared) -> dict[str, Any]:
         "sketch": cfg.sketch, "p": point.p, "r": point.r, "gamma_factor": point.gamma_factor,
         "gamma": prep.gamma, "gamma_max": prep.gamma_max, "conditions_met": prep.conditions_met,
         "runs": cfg.runs, "iters": cfg.iters, "root_seed": cfg.seed, "spawn_key": list(seed.spawn_key), "key": key,
-        "grad_sq_initial": float(full_median[0]), "grad_sq_final_median": _finite(full_median[-1:])[0],
-        "grad_sq_min_median": _finite([np.nanmin(full_median)])[0],
+        "grad_sq_initial": float(full_median[0]), "grad_sq_final_median": json_safe(full_median[-1:])[0],
+        "grad_sq_min_median": json_safe([np.nanmin(full_median)])[0],
         "diverged_at": stats.first_nonfinite_step(trace.f),
         "band": list(cfg.band),
-        "curve": {"T": T.tolist(), "median": _finite(median), "lower": _finite(lower), "upper": _finite(upper)},
+        "curve": {"T": T.tolist(), "median": json_safe(median), "lower": json_safe(lower), "upper": json_safe(upper)},
         "overlay": _overlay(prep, trace),
         "time_s": time.perf_counter() - t0,
     }
@@ -285,7 +282,7 @@ def write_plots(cfg: SweepConfig, points: Sequence[Point], records: Sequence[dic
             path = out / "plots" / _file_name(len(paths), fig, cfg, values)
             png = _plot_slice(cfg, fig, _slice_title(cfg, fig, values), [points[i] for i in idx],
                               [records[i] for i in idx])
-            report.atomic_write(path, png)
+            atomic_write(path, png)
             paths.append(path)
     return paths
 
@@ -366,7 +363,7 @@ def run_sweep(cfg: SweepConfig, out: Path, progress: TextIO | None = None, *, ex
             "sketch": cfg.sketch, "runs": cfg.runs, "iters": cfg.iters, "band": list(cfg.band), "axes": list(AXES)}
     payload: dict[str, Any] = {"meta": meta, "records": records,
                                "failed": [{"key": f.key, "message": f.message} for f in driven.failures]}
-    report.atomic_write(out / "sweep.json", json.dumps(payload, indent=1, allow_nan=False).encode())
+    atomic_write(out / "sweep.json", json.dumps(payload, indent=1, allow_nan=False).encode())
     payload["plots"] = [str(p) for p in write_plots(cfg, [points[i] for i in done], records, out)]
     payload["resumed"] = driven.resumed
     return payload
@@ -392,7 +389,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                               description="Run a parameter grid from a TOML file; write sweep.json and plots/*.png.")
     p.add_argument("config", help="the sweep's TOML file (see examples/sweep_paper.toml)")
     p.add_argument("--out", default="sweep-out", help="output folder (finished grid points go to OUT/tasks)")
-    from verify.cli import add_executor_arguments  # the caller, verify.cli.build_parser, has loaded it
+    from verify.cli.args import add_executor_arguments
 
     add_executor_arguments(p, "grid points")
     p.set_defaults(func=_cmd_sweep)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from verify.check import CheckResult
-from verify.report import exact_figures, fmt_num, gamma_text, lemma_status, sensitivity_text, verdict_label
+from verify.wording import exact_figures, fmt_num, gamma_text, lemma_status, sensitivity_text, verdict_label
 
 #: How each estimator parameter is shown (paper notation: b′ is PAGE's small batch, b MVR's momentum).
 PARAM_NAMES = {"compressor": "", "q": "q", "batch_prime": "b′", "b": "b", "batch": "batch"}

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from verify.blocks import BlockResult
 from verify.check import CheckSpec, Prepared, blocks, run_block
-from verify.report import _json_default, atomic_write
+from verify.jsonio import atomic_write, json_default
 
 TASKS = "tasks"
 
@@ -111,7 +111,7 @@ class TaskStore:
     def save(self, key: str, record: dict[str, Any]) -> None:
         """Write the JSON record of a finished task atomically (temporary file + rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"key": key, "result": record}, allow_nan=False, default=_json_default)
+        data = json.dumps({"key": key, "result": record}, allow_nan=False, default=json_default)
         atomic_write(self.path(key), data.encode("utf-8"))
 
     def load(self, key: str, decode: Callable[[dict[str, Any]], Any], warn: TextIO | None = None) -> Any | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from theorems import Theorem
-from verify import report
+from verify import report, wording
 from verify.check import CheckResult, CheckSpec, Prepared, execute, prepare
 
 
@@ -76,7 +76,7 @@ def run_theorem_check(theorem: Theorem | str, out: Path, seed: int = 0, alpha: f
         import matplotlib  # noqa: F401
     except ImportError:
         return res, None
-    path = out / f"{report.check_name(res)}.png"
+    path = out / f"{wording.check_name(res)}.png"
     report.plot_check(res, path)
     return res, path
 
@@ -84,11 +84,11 @@ def run_theorem_check(theorem: Theorem | str, out: Path, seed: int = 0, alpha: f
 def failure_message(res: CheckResult, plot: Path | None) -> str:
     """What a failing test says: theorem, verdict, reason, slack, stepsize and the plot's path."""
     slack = "n/a" if res.slack is None else f"{res.slack:.4g} (bound/observed mean, at T = {res.slack_T})"
-    status, _ = report.lemma_status(res.lemma)
-    lemma = "" if status == "–" else f"; one-step check: {report.lemma_text(res)}"
+    status, _ = wording.lemma_status(res.lemma)
+    lemma = "" if status == "–" else f"; one-step check: {wording.lemma_text(res)}"
     where = str(plot) if plot is not None else "not drawn (no matplotlib)"
     return (f"theorem {res.theorem!r} on {res.problem} ({res.sketch} sketch, p={res.p}, r={res.r}, "
-            f"{res.seeds} runs x {res.iters} steps): verdict {report.verdict_label(res)}: {res.reason}; "
+            f"{res.seeds} runs x {res.iters} steps): verdict {wording.verdict_label(res)}: {res.reason}; "
             f"slack {slack}; gamma {res.gamma}{lemma}; plot: {where}")
 
 

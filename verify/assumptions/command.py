@@ -9,18 +9,16 @@ raises :class:`~verify.errors.UserError`, which ``verify.cli.main`` prints on on
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from verify import sketch as sketch_mod
 from verify.assumptions.loading import load_problem
 from verify.assumptions.render import render_json, render_table
 from verify.assumptions.run import check_assumptions
-from verify.errors import UserError
+from verify.cli.args import EXIT_OK
 
 __all__ = ["add_parser", "main", "run_command"]
 
-EXIT_OK, EXIT_USAGE = 0, 2
 
 HELP = "check which of the paper's assumptions hold on a problem (MODULE:FACTORY or builtin:NAME[:k=v,...])"
 
@@ -87,16 +85,8 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        raise UserError(f"{self.prog}: {message}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m verify.assumptions ...``; returns the exit status."""
-    parser = configure(_Parser(prog="verify assumptions", description=HELP))
-    try:
-        return run_command(parser.parse_args(argv))
-    except UserError as exc:
-        print(f"verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    from verify.cli.args import standalone
+
+    return standalone("verify assumptions", configure, run_command, argv, HELP)

@@ -23,61 +23,17 @@ import theorems
 from verify import resources
 from verify import sketch as sketch_mod
 from verify.blocks import DEFAULT_BLOCK_RUNS
+from verify.cli.args import (
+    EXIT_BROKEN_PIPE,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+    Parser,
+    add_executor_arguments,
+    integer,
+    real,
+)
 from verify.errors import UserError, require
-
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
-#: A closed pipe on stdout or stderr: 128 + SIGPIPE, as a shell reports a command that SIGPIPE ended.
-EXIT_BROKEN_PIPE = 141
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        raise UserError(f"{self.prog}: {message}")
-
-
-def _integer(name: str):
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-    return parse
-
-
-def _float(name: str):
-    def parse(text: str) -> float:
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not np.isfinite(x):
-            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
-        return x
-    return parse
-
-
-def add_executor_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """Add ``--resume``, ``--jobs``, ``--executor`` and ``--scheduler``, the same for ``run`` and ``sweep``.
-
-    ``what`` names the tasks in the help text (``"checks"``, ``"grid points"``); the values are checked by
-    :func:`verify.executors.validate`.
-    """
-    from verify.executors import DEFAULT_BLAS_THREADS, EXECUTORS
-
-    parser.add_argument("--resume", action="store_true",
-                        help=f"reuse the finished {what} in OUT/tasks of an interrupted run with the same options")
-    parser.add_argument("--jobs", type=_integer("--jobs"), metavar="N",
-                        help="local worker processes (default 1: in this process); with --executor dask and no "
-                             "--scheduler, the number of LocalCluster workers (default: the number of CPUs)")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="local processes (default) or a Dask distributed cluster")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster on "
-                             "127.0.0.1)")
-    parser.add_argument("--blas-threads", type=_integer("--blas-threads"), default=DEFAULT_BLAS_THREADS,
-                        metavar="N",
-                        help=f"BLAS/OpenMP threads per task, in every worker and in this process with --jobs 1 "
-                             f"(default {DEFAULT_BLAS_THREADS}; 0: the libraries' own default, usually one per core)")
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -230,8 +186,8 @@ def _print_summary(results: Sequence) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="verify", description="Numerical verification of the Bernoulli-LoRA theorems.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="verify", description="Numerical verification of the Bernoulli-LoRA theorems.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p_list = sub.add_parser("list", help="list the theorems")
     p_list.add_argument("--json", action="store_true")
@@ -249,37 +205,37 @@ def build_parser() -> argparse.ArgumentParser:
                        help="take the constants (L, mu, f_star) that your problem does not declare from verify "
                             "assumptions' estimates; the results are then conditional on them")
     p_run.add_argument("--sketch", help="sketch distribution for every selected check")
-    p_run.add_argument("--seeds", type=_integer("--seeds"), help="number of independent runs R")
-    p_run.add_argument("--iters", type=_integer("--iters"), help="iterations T")
-    p_run.add_argument("--block-runs", type=_integer("--block-runs"), metavar="K",
+    p_run.add_argument("--seeds", type=integer("--seeds"), help="number of independent runs R")
+    p_run.add_argument("--iters", type=integer("--iters"), help="iterations T")
+    p_run.add_argument("--block-runs", type=integer("--block-runs"), metavar="K",
                        help=f"runs per task: a check of more runs is split into blocks of K runs that run in "
                             f"parallel and resume separately (default {DEFAULT_BLOCK_RUNS}; another K draws "
                             "other random numbers, as another seed would)")
-    p_run.add_argument("--p", type=_float("--p"), help="probability of the left sketch")
-    p_run.add_argument("--r", type=_integer("--r"), help="sketch rank")
-    p_run.add_argument("--gamma-factor", type=_float("--gamma-factor"), help="gamma = factor x gamma_max")
+    p_run.add_argument("--p", type=real("--p"), help="probability of the left sketch")
+    p_run.add_argument("--r", type=integer("--r"), help="sketch rank")
+    p_run.add_argument("--gamma-factor", type=real("--gamma-factor"), help="gamma = factor x gamma_max")
     p_run.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                        help="estimator parameter, e.g. q=0.2, batch_prime=4, b=0.1, batch=8, "
                             "compressor=rand-k:k=24 (repeatable)")
     p_run.add_argument("--outside-conditions", action="store_true",
                        help="run even if gamma violates the stepsize condition (results are marked)")
-    p_run.add_argument("--bound-scale", type=_float("--bound-scale"), default=1.0,
+    p_run.add_argument("--bound-scale", type=real("--bound-scale"), default=1.0,
                        help="multiply every bound by S (S < slack should turn a check to violated)")
-    p_run.add_argument("--alpha", type=_float("--alpha"), default=1e-3, help="family-wise false-alarm level")
-    p_run.add_argument("--seed", type=_integer("--seed"), default=0, help="root seed")
+    p_run.add_argument("--alpha", type=real("--alpha"), default=1e-3, help="family-wise false-alarm level")
+    p_run.add_argument("--seed", type=integer("--seed"), default=0, help="root seed")
     p_run.add_argument("--out", default="verify-report", help="output folder (finished tasks go to OUT/tasks)")
     add_executor_arguments(p_run, "checks")
     p_run.set_defaults(func=_cmd_run)
 
     p_lam = sub.add_parser("lambda", help="estimate lambda_min^p and lambda_max^p of a sketch distribution")
     p_lam.add_argument("--sketch", default="gaussian")
-    p_lam.add_argument("--m", type=_integer("--m"), required=True)
-    p_lam.add_argument("--n", type=_integer("--n"), required=True)
-    p_lam.add_argument("--r", type=_integer("--r"), required=True)
-    p_lam.add_argument("--p", type=_float("--p"), default=0.5)
-    p_lam.add_argument("--samples", type=_integer("--samples"), default=20000)
-    p_lam.add_argument("--delta", type=_float("--delta"), default=1e-3, help="1 - confidence level")
-    p_lam.add_argument("--seed", type=_integer("--seed"), default=0)
+    p_lam.add_argument("--m", type=integer("--m"), required=True)
+    p_lam.add_argument("--n", type=integer("--n"), required=True)
+    p_lam.add_argument("--r", type=integer("--r"), required=True)
+    p_lam.add_argument("--p", type=real("--p"), default=0.5)
+    p_lam.add_argument("--samples", type=integer("--samples"), default=20000)
+    p_lam.add_argument("--delta", type=real("--delta"), default=1e-3, help="1 - confidence level")
+    p_lam.add_argument("--seed", type=integer("--seed"), default=0)
     p_lam.add_argument("--json", action="store_true")
     p_lam.set_defaults(func=_cmd_lambda)
 

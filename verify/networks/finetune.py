@@ -264,7 +264,7 @@ def _finetune_limited(args: argparse.Namespace, config: Config) -> int:
 
 def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``finetune`` subcommand to ``subparsers`` (of :func:`verify.cli.build_parser`); sets ``func``."""
-    from verify.cli import _integer
+    from verify.cli.args import integer as _integer
 
     p = subparsers.add_parser("finetune", help="the paper's §7.2 in miniature: adapters on an MLP, 8x8 digits",
                               description="Pre-train an MLP on 8x8 digits 0-4, fine-tune on 5-9 with Bernoulli-LoRA, "
