@@ -177,3 +177,20 @@ def test_the_papers_ordering_holds_at_the_default_settings():
     assert rows["Full fine-tuning"] > max(chains)
     assert min(chains) > rows["LoRA"] + 5
     assert abs(rows["Bernoulli-LoRA (p=0.99)"] - rows["RAC-LoRA"]) < 1.0
+
+
+def test_cola_probe_is_the_tables_cola_and_a_warmup_at_the_same_gamma_changes_nothing():
+    from verify.networks import cola_probe
+
+    _, params, X, y = _net(7)
+    seeds = np.random.SeedSequence(3).spawn(3)
+    kw = dict(layers=(1, 2), steps=12, round_len=4, batch=5)
+    curves = adapters.finetune(Method("cola", 0.2), params, X, y, X, y, seeds, r=1, eval_every=12, **kw)
+    plain = cola_probe.probe(cola_probe.Variant(0.2), params, X, y, seeds, **kw)
+    assert np.allclose(plain, curves.train_loss[:, -1], rtol=1e-12)
+    assert np.array_equal(cola_probe.probe(cola_probe.Variant(0.2, 2, 0.2), params, X, y, seeds, **kw), plain)
+    assert not np.allclose(cola_probe.probe(cola_probe.Variant(0.2, 1, 0.05), params, X, y, seeds, **kw), plain)
+    f0, sigma = cola_probe.initial_gradients(params, X, y, (1, 2))
+    assert np.isclose(f0, mlp.loss_and_grads(params, X, y)[0]) and len(sigma) == 2 and min(sigma) > 0
+    with pytest.raises(UserError, match="warmup_gamma"):
+        cola_probe.Variant(0.2, 1)
