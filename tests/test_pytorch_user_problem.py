@@ -66,3 +66,15 @@ def test_verify_run_takes_a_torch_problem_from_a_factory_file(tmp_path):
     assert check["checkpoints"][0] == 1
     assert check["observed_mean"][0] == pytest.approx(np.sum(grad0 * grad0), rel=1e-10)
     assert check["verdict"] in ("holds", "inconclusive")  # the bound of Theorem 1 is true on this problem
+
+
+def test_bare_number_constants_get_the_safe_kind_of_their_key():
+    import torch
+
+    from verify.pytorch import from_module
+
+    model = torch.nn.Linear(2, 2, bias=False).double()
+    data = torch.utils.data.TensorDataset(torch.ones(4, 2, dtype=torch.float64), torch.zeros(4, 2, dtype=torch.float64))
+    problem = from_module(model, model.weight, torch.nn.functional.mse_loss, torch.utils.data.DataLoader(data),
+                          f_star=0.0, constants={"L": 2.0, "mu": 0.1})
+    assert {k: c.kind for k, c in problem.constants.items()} == {"L": "upper", "mu": "lower", "f_star": "exact"}

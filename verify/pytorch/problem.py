@@ -39,6 +39,7 @@ from torch.func import functional_call, vmap
 
 from verify.errors import UserError, require
 from verify.problems.base import Constant, as_batch, frozen
+from verify.problems.user import SAFE_KIND
 
 __all__ = ["TorchProblem", "from_module"]
 
@@ -228,8 +229,9 @@ def from_module(module: torch.nn.Module, weight: str | torch.nn.Parameter, loss:
     f_star : float, optional
         ``inf f`` if known, recorded as "given by the user (not verified)".
     constants : mapping, optional
-        More constants (``"L"``, ``"mu"``, …): :class:`~verify.problems.Constant` records or numbers
-        recorded as given by the user.
+        More constants (``"L"``, ``"mu"``, …): :class:`~verify.problems.Constant` records, or numbers
+        recorded as given by the user with the safe kind of their key, as for a user object
+        (:data:`verify.problems.user.SAFE_KIND`: ``L`` an upper bound, ``mu`` a lower bound, ``f_star`` exact).
     name : str
         For reports and error messages.
 
@@ -246,10 +248,11 @@ def from_module(module: torch.nn.Module, weight: str | torch.nn.Parameter, loss:
     inputs, targets, batch = _data(loader)
     work = copy.deepcopy(module).double().eval()
     given = "given by the user (not verified)"
-    consts = {k: c if isinstance(c, Constant) else Constant(c, given) for k, c in (constants or {}).items()}
+    consts = {k: c if isinstance(c, Constant) else Constant(c, given, SAFE_KIND.get(k, "exact"))
+              for k, c in (constants or {}).items()}
     if f_star is not None:
         require("f_star" not in consts, "from_module: f_star is given twice (argument and constants); give it once")
-        consts["f_star"] = Constant(f_star, given)
+        consts["f_star"] = Constant(f_star, given, SAFE_KIND["f_star"])
     problem = TorchProblem(
         module=work, weight=key, loss=loss, inputs=inputs, targets=targets, name=name,
         params={"weight": key, "shape": list(W0.shape), "N": int(len(inputs)), "loader_batch_size": batch,
