@@ -111,6 +111,8 @@ def test_vectorised_seed_sequences_equal_numpy():
         ref = np.random.default_rng(int(s))
         assert np.array_equal(g.integers(0, 2**62, 5), ref.integers(0, 2**62, 5))
         assert g.standard_normal() == ref.standard_normal()
-    child, ref_child = generators(seeds[3:4])[0].spawn(1)[0], np.random.default_rng(int(seeds[3])).spawn(1)[0]
-    assert child.random() == ref_child.random()
+    g, ref = generators(seeds[3:4])[0], np.random.default_rng(int(seeds[3]))
+    for n in (2, 1):  # spawn is stateful: the second call gives the next children
+        assert [c.random() for c in g.spawn(n)] == [c.random() for c in ref.spawn(n)]
+    assert g.bit_generator.seed_seq.entropy == int(seeds[3])
     assert generators(np.zeros(0, dtype=np.int64)) == []

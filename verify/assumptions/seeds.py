@@ -76,19 +76,33 @@ def seed_states(seeds: np.ndarray) -> np.ndarray:
 
 
 class _Seeded(ISpawnableSeedSequence):
-    """The seed sequence of one seed with its state words already computed; ``spawn`` is numpy's own."""
+    """The seed sequence of one seed with its state words already computed.  Everything else (``entropy``,
+    ``spawn``, other state sizes) is numpy's own ``SeedSequence(seed)``, created on first use, so that
+    ``rng.spawn`` and ``rng.bit_generator.seed_seq`` behave as with ``default_rng(seed)``."""
 
     def __init__(self, seed: int, state: np.ndarray) -> None:
-        self.seed = seed
-        self.state = state
+        self._seed = seed
+        self._state = state
+        self._numpy: np.random.SeedSequence | None = None
+
+    @property
+    def numpy(self) -> np.random.SeedSequence:
+        if self._numpy is None:
+            self._numpy = np.random.SeedSequence(self._seed)
+        return self._numpy
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
         if n_words == 4 and np.dtype(dtype) == np.uint64:
-            return self.state.copy()
-        return np.random.SeedSequence(self.seed).generate_state(n_words, dtype)
+            return self._state.copy()
+        return self.numpy.generate_state(n_words, dtype)
 
     def spawn(self, n_children: int) -> list[np.random.SeedSequence]:
-        return np.random.SeedSequence(self.seed).spawn(n_children)
+        return self.numpy.spawn(n_children)
+
+    def __getattr__(self, name: str) -> object:  # entropy, spawn_key, pool, n_children_spawned, …
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.numpy, name)
 
 
 def generators(seeds: np.ndarray) -> list[np.random.Generator]:
