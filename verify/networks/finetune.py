@@ -275,7 +275,8 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"fine-tuning steps (default {Config.steps})")
     p.add_argument("--seed", type=_integer("--seed"), default=0, help="root seed")
     p.add_argument("--theory", action="store_true",
-                   help="also estimate the theorems' local constants along Bernoulli-LoRA runs and check Theorem 1")
+                   help="also check Theorems 1 and 2 along Bernoulli-LoRA runs of one layer, gamma from a pilot's "
+                        "local L, the local constants re-estimated along the runs")
     p.add_argument("--theory-runs", type=_integer("--theory-runs"), default=64, help="runs R of the theorem check")
     p.add_argument("--blas-threads", type=_integer("--blas-threads"), default=1, metavar="N",
                    help="BLAS/OpenMP threads (default 1; 0: the libraries' default)")
