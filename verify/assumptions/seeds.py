@@ -80,6 +80,8 @@ class _Seeded(ISpawnableSeedSequence):
     ``spawn``, other state sizes) is numpy's own ``SeedSequence(seed)``, created on first use, so that
     ``rng.spawn`` and ``rng.bit_generator.seed_seq`` behave as with ``default_rng(seed)``."""
 
+    __slots__ = ("_seed", "_state", "_numpy")
+
     def __init__(self, seed: int, state: np.ndarray) -> None:
         self._seed = seed
         self._state = state
@@ -92,7 +94,7 @@ class _Seeded(ISpawnableSeedSequence):
         return self._numpy
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
-        if n_words == 4 and np.dtype(dtype) == np.uint64:
+        if n_words == 4 and (dtype is np.uint64 or np.dtype(dtype) == np.uint64):
             return self._state.copy()
         return self.numpy.generate_state(n_words, dtype)
 
@@ -125,4 +127,5 @@ def generators(seeds: np.ndarray) -> list[np.random.Generator]:
     first = int(seeds[0])
     if not np.array_equal(states[0], np.random.SeedSequence(first).generate_state(4, np.uint64)):
         return [np.random.default_rng(int(s)) for s in seeds]
-    return [np.random.Generator(np.random.PCG64(_Seeded(int(s), st))) for s, st in zip(seeds, states, strict=True)]
+    Gen, PCG = np.random.Generator, np.random.PCG64
+    return [Gen(PCG(_Seeded(s, st))) for s, st in zip(seeds.tolist(), states, strict=True)]
