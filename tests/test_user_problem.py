@@ -99,3 +99,8 @@ def test_undeclared_constants_without_estimates_are_a_one_line_error(tmp_path):
                 cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "f_star" in r.stderr
+
+
+def test_estimates_are_refused_for_a_built_in_problem():
+    with pytest.raises(UserError, match="certified"):
+        prepare(CheckSpec("gd-nc", "isotropic-quadratic", estimate_constants=True))

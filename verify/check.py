@@ -157,7 +157,7 @@ def prepare(spec: CheckSpec, lambda_rng: np.random.Generator | None = None, lamb
     if spec.estimate_constants:
         from verify.problems.user import with_estimates
 
-        problem = with_estimates(problem, seed=0)
+        problem = with_estimates(problem, spec.problem, seed=0)
     m, n = problem.shape
     require(1 <= spec.r <= min(m, n), f"r = {spec.r} is outside [1, min(m, n)] = [1, {min(m, n)}]")
     dist = sketch.make(spec.sketch)

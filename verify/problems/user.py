@@ -167,9 +167,23 @@ class StochasticUserProblem(UserProblem):
 
 def _rebuild(spec: str, estimated: dict[str, Constant]) -> UserProblem:
     problem = load(spec)
+    if not isinstance(problem, UserProblem):
+        problem = _wrap(problem, spec)
     if estimated:
         problem = _replace_constants(problem, {**problem.constants, **estimated})
     return problem
+
+
+def _wrap(problem: Problem, spec: str) -> UserProblem:
+    """A batched :class:`Problem` from a user's factory behind :class:`UserProblem` (whose constants can be
+    replaced and which pickles as its spec)."""
+    from verify.assumptions.adapter import adapt
+
+    orc = adapt(problem)
+    cls = StochasticUserProblem if orc.has_stochastic else UserProblem
+    W0 = np.array(problem.W0, dtype=float)
+    W0.setflags(write=False)
+    return cls(problem.name, spec, dict(problem.params), tuple(problem.shape), W0, dict(problem.constants), orc)
 
 
 def _replace_constants(problem: UserProblem, constants: dict[str, Constant]) -> UserProblem:
@@ -198,11 +212,19 @@ def load(spec: str) -> Problem:
     return cls(name, spec.strip(), {"factory": spec.strip()}, tuple(orc.shape), W0, _declared(obj, who), orc)
 
 
-def with_estimates(problem: Problem, keys: tuple[str, ...] = ("L", "mu", "f_star"), seed: int = 0) -> Problem:
-    """``problem`` with the constants among ``keys`` that it does not declare taken from ``verify
-    assumptions``' estimates (kind ``"estimate"``; module docstring).  Only user problems take estimates."""
-    require(isinstance(problem, UserProblem),
-            f"--estimate-constants applies to a user problem (FILE.py:FACTORY or MODULE:FACTORY), not {problem.name!r}")
+def with_estimates(problem: Problem, spec: str, keys: tuple[str, ...] = ("L", "mu", "f_star"), seed: int = 0
+                   ) -> Problem:
+    """``problem`` (built from ``spec``) with the constants among ``keys`` that it does not declare taken from
+    ``verify assumptions``' estimates (kind ``"estimate"``; module docstring).  Only a user's own problem
+    (``spec`` = ``FILE.py:FACTORY`` or ``MODULE:FACTORY``, whether its factory returns a user object or a
+    batched problem such as a torch model's) takes estimates; a built-in problem certifies its constants."""
+    from verify.problems.registry import FAMILIES
+
+    require(is_user_spec(spec, FAMILIES),
+            f"--estimate-constants applies to your own problem (FILE.py:FACTORY or MODULE:FACTORY), not {spec!r}, "
+            "whose constants are certified")
+    if not isinstance(problem, UserProblem):
+        problem = _wrap(problem, spec)
     missing = [k for k in keys if k not in problem.constants]
     if not missing:
         return problem
