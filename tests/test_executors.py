@@ -137,7 +137,9 @@ def test_every_task_runs_with_one_blas_thread(jobs):
     assert threadpool_info() == before  # this process's pools are restored after an in-process task
     if jobs == 1:  # the cap is what is asked for, not a default that happens to be 1
         [(_, two)] = list(executors.run(probes[:1], jobs=1, blas_threads=2))
-        assert set(two) == {2}
+        # every BLAS pool is capped at 2; a pool whose library allows fewer threads (e.g. one loaded by
+        # torch, when an earlier test imported it) stays at its own maximum
+        assert max(two) == 2 and set(two) <= {1, 2}, two
         [(_, free)] = list(executors.run(probes[:1], jobs=1, blas_threads=0))
         assert free == [pool["num_threads"] for pool in before if pool["user_api"] == "blas"]
 
