@@ -78,3 +78,29 @@ def test_bare_number_constants_get_the_safe_kind_of_their_key():
     problem = from_module(model, model.weight, torch.nn.functional.mse_loss, torch.utils.data.DataLoader(data),
                           f_star=0.0, constants={"L": 2.0, "mu": 0.1})
     assert {k: c.kind for k, c in problem.constants.items()} == {"L": "upper", "mu": "lower", "f_star": "exact"}
+
+
+def test_estimated_constants_for_a_torch_factory_are_conditional(tmp_path):
+    """The same problem without a declared L: --estimate-constants takes it from verify assumptions."""
+    file = tmp_path / "torch_linear.py"
+    file.write_text(FACTORY + UNDECLARED)
+    out = tmp_path / "out"
+    code = main(["run", "gd-nc", "--problem", f"{file}:make_undeclared", "--estimate-constants", "--seeds", "16",
+                 "--iters", "20", "--sketch", "gaussian", "--p", "0.7", "--r", "1", "--out", str(out)])
+    assert code in (0, 1)
+    (check,) = json.loads((out / "results.json").read_text())["checks"]
+    assert check["conditional"] == ["L"]
+    assert check["reason"].startswith("conditional on estimated constants L")
+
+
+UNDECLARED = '''
+
+def make_undeclared():
+    X, Y = data()
+    model = torch.nn.Linear(D, M, bias=False).double()
+    with torch.no_grad():
+        model.weight.zero_()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)),
+                                         batch_size=8)
+    return from_module(model, model.weight, torch.nn.functional.mse_loss, loader, f_star=0.0, name="torch-linear")
+'''
