@@ -286,10 +286,12 @@ def audit_record(prep: Any, trace: Any, values: dict[str, float], rng: np.random
 
 
 def tests(record: dict[str, Any] | None) -> int:
-    """How many statistical tests the record's sampled items make (one per column)."""
+    """How many one-sided statistical tests the record's sampled items make: one per column, two for a
+    two-sided (``equal``) column, each at the level :func:`decide` is given."""
     if not record:
         return 0
-    return sum(len(it["moments"]["mean"]) for it in record["items"] if it["sampled"])
+    return sum(len(it["moments"]["mean"]) * (2 if it["direction"] == "equal" else 1)
+               for it in record["items"] if it["sampled"])
 
 
 def _holds_exact(it: dict[str, Any]) -> bool:
