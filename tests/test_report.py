@@ -293,3 +293,18 @@ def test_worst_case_tightness_is_the_smallest_finite_ratio(monkeypatch):
     assert tables.worst_case_text("gd-pl") == "–"
     monkeypatch.setitem(sys.modules, "verify.pep", None)  # the module is absent: import fails
     assert tables.worst_case_text("gd-nc") == "–"
+
+
+def test_formula_rendering_survives_a_working_directory_with_font_named_entries(tmp_path, monkeypatch):
+    """matplotlib looks mathtext fonts up by bare names ("bb" for \\mathbb), which resolve against the working
+    directory: an entry of that name there must not crash the report (the formula falls back to text)."""
+    pytest.importorskip("matplotlib")
+    from verify import mathsvg
+
+    for name in ("bb", "cal", "rm", "it", "tt", "sf"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path)
+    mathsvg.svg.cache_clear()
+    out = mathsvg.svg(r"\mathbb{E}\,\|\nabla f(W^T)\|^2 \le \frac{2\Delta_0}{\gamma T}")
+    assert out is None or out.startswith(b"<svg")
+    mathsvg.svg.cache_clear()

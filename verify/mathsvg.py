@@ -51,15 +51,18 @@ def svg(latex: str) -> bytes | None:
         return None
     text = "$" + for_mathtext(latex) + "$"
     prop = FontProperties(size=_FONT_SIZE)
+    # ValueError: mathtext cannot parse it.  OSError: matplotlib looks a mathtext font up by a bare name
+    # ("bb" for \mathbb) that resolves against the working directory when that holds an entry of the same
+    # name (seen: IsADirectoryError '/tmp/bb'); the formula is then shown as plain text instead.
     try:
         width, height, depth, *_ = MathTextParser("path").parse(text, dpi=72, prop=prop)
-    except ValueError:  # mathtext's parse errors are ValueErrors
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, text, fontproperties=prop)
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "verify-formula"}):
+            fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
+    except (ValueError, OSError):
         return None
-    fig = Figure(figsize=(width / 72, height / 72))
-    fig.text(0, depth / height, text, fontproperties=prop)
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "verify-formula"}):
-        fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
     return _minify(buf.getvalue().decode())
 
 
