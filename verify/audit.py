@@ -52,6 +52,7 @@ import numpy as np
 from verify import stats
 from verify.blocks import Moments
 from verify.measures import measure_values
+from verify.problems.base import SAFE_DIRECTION
 
 #: Relative tolerance of the exact comparisons (float64 eigenvalues of matrices of size <= MAX_EXACT_DIM).
 RTOL = 1e-8
@@ -61,12 +62,12 @@ MAX_EXACT_DIM = 1024
 SAMPLES = 2000
 
 _SAFE = {"exact": "equal", "upper": "upper", "lower": "lower"}
-#: An estimated constant is held to the direction that keeps a check sound.
-_ESTIMATE = {"L": "upper", "mu": "lower", "f_star": "lower", "L_max": "upper", "L_tilde": "upper"}
 
 
 def _direction(key: str, kind: str) -> str:
-    return _ESTIMATE.get(key, "equal") if kind == "estimate" else _SAFE[kind]
+    """The witness's direction: that of the constant's kind, or, for an estimate, the one that keeps a check
+    sound (:data:`~verify.problems.base.SAFE_DIRECTION`)."""
+    return SAFE_DIRECTION.get(key, "equal") if kind == "estimate" else _SAFE[kind]
 #: Theorem constants that say the method uses the stochastic oracle (then the oracle is audited).
 STOCHASTIC = {"A", "C", "sigma2", "Lms"}
 

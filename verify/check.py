@@ -408,9 +408,9 @@ def _exact_outcome(rec: dict[str, Any] | None, moments: Moments, checkpoints: np
         ratio = np.where((exact > floor) & (bound > floor), bound / exact, np.inf)
     k = int(np.argmin(ratio))
     out = dict(rec)
-    out["slack"] = float(ratio[k]) if np.isfinite(ratio[k]) else None
+    out["slack"] = finite_or_none(ratio[k])
     out["slack_T"] = int(checkpoints[k])
-    out["slack_final"] = float(ratio[-1]) if np.isfinite(ratio[-1]) else None
+    out["slack_final"] = finite_or_none(ratio[-1])
     out["sensitivity"] = asdict(sensitivity(exact, exact, bound, checkpoints, bound_at, floor))
     verdict = None
     if ratio[k] < 1 - stats.RTOL:

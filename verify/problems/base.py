@@ -36,6 +36,14 @@ CONSTANT_KEYS: Mapping[str, str] = {
 }
 
 
+#: The safe direction of each constant key (the ``safe:`` of :data:`CONSTANT_KEYS`): a bound in that direction
+#: keeps a check sound, e.g. a larger ``L`` or a smaller ``mu`` or ``f_star``.
+SAFE_DIRECTION: Mapping[str, str] = {
+    "L": "upper", "mu": "lower", "f_star": "lower", "L0": "upper", "R0": "upper", "sigma2": "upper",
+    "var_A": "upper", "var_C": "upper", "Lms": "upper", "L_max": "upper", "L_tilde": "upper", "Delta_inf": "upper",
+}
+
+
 @dataclass(frozen=True)
 class Constant:
     """A problem constant and how it was obtained.

@@ -37,14 +37,13 @@ from typing import Any
 import numpy as np
 
 from verify.errors import UserError, require
-from verify.problems.base import Constant, Problem
+from verify.problems.base import SAFE_DIRECTION, Constant, Problem
 
 __all__ = ["UserProblem", "factory_object", "is_user_spec", "load", "with_estimates"]
 
-#: The safe kind of a declared constant (the direction in which an error keeps a check sound).
-SAFE_KIND = {"L": "upper", "mu": "lower", "f_star": "exact", "L0": "upper", "R0": "upper", "sigma2": "upper",
-             "var_A": "upper", "var_C": "upper", "Lms": "upper", "L_max": "upper", "L_tilde": "upper",
-             "Delta_inf": "upper"}
+#: The kind a bare declared number gets: its safe direction (:data:`~verify.problems.base.SAFE_DIRECTION`),
+#: except ``f_star``, which is taken as exact because the gap measures need the exact ``inf f``.
+SAFE_KIND = {**SAFE_DIRECTION, "f_star": "exact"}
 DECLARED = "declared by the user (not verified)"
 
 
@@ -174,16 +173,21 @@ def _rebuild(spec: str, estimated: dict[str, Constant]) -> UserProblem:
     return problem
 
 
+def _from_oracles(orc: Any, name: str, spec: str, params: dict[str, Any], constants: dict[str, Constant]
+                  ) -> UserProblem:
+    """The :class:`UserProblem` (stochastic when the oracles have a stochastic gradient) behind ``orc``."""
+    cls = StochasticUserProblem if orc.has_stochastic else UserProblem
+    W0 = np.array(orc.W0, dtype=float)
+    W0.setflags(write=False)
+    return cls(name, spec.strip(), params, tuple(orc.shape), W0, constants, orc)
+
+
 def _wrap(problem: Problem, spec: str) -> UserProblem:
     """A batched :class:`Problem` from a user's factory behind :class:`UserProblem` (whose constants can be
     replaced and which pickles as its spec)."""
     from verify.assumptions.adapter import adapt
 
-    orc = adapt(problem)
-    cls = StochasticUserProblem if orc.has_stochastic else UserProblem
-    W0 = np.array(problem.W0, dtype=float)
-    W0.setflags(write=False)
-    return cls(problem.name, spec, dict(problem.params), tuple(problem.shape), W0, dict(problem.constants), orc)
+    return _from_oracles(adapt(problem), problem.name, spec, dict(problem.params), dict(problem.constants))
 
 
 def _replace_constants(problem: UserProblem, constants: dict[str, Constant]) -> UserProblem:
@@ -204,12 +208,8 @@ def load(spec: str) -> Problem:
     if isinstance(obj, Problem):
         return obj
     who = spec.strip().rpartition(":")[2]
-    orc = adapt(obj, who=who)
-    W0 = np.array(orc.W0, dtype=float)
-    W0.setflags(write=False)
-    cls = StochasticUserProblem if orc.has_stochastic else UserProblem
-    name = str(getattr(obj, "name", who))
-    return cls(name, spec.strip(), {"factory": spec.strip()}, tuple(orc.shape), W0, _declared(obj, who), orc)
+    return _from_oracles(adapt(obj, who=who), str(getattr(obj, "name", who)), spec, {"factory": spec.strip()},
+                         _declared(obj, who))
 
 
 def with_estimates(problem: Problem, spec: str, keys: tuple[str, ...] = ("L", "mu", "f_star"), seed: int = 0
