@@ -73,7 +73,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -273,25 +273,23 @@ class Sum:
     def mean(self) -> np.ndarray:
         return sum(p.mean for p in self.parts)
 
-    def second(self, S: np.ndarray) -> np.ndarray:
-        out = _sandwich(self.mean, S)
+    def _moment(self, S: np.ndarray, sandwich: Any, part_second: Any) -> np.ndarray:
+        """``sandwich(mean) + Σ_parts (part_second(part) − sandwich(part.mean))`` over the parts that fluctuate
+        (independent parts: the cross terms vanish; a Noise part has mean 0)."""
+        out = sandwich(self.mean, S)
         for part in self.parts:
             if isinstance(part, Fixed):  # no fluctuation
                 continue
-            out = out + part.second(S)
+            out = out + part_second(part, S)
             if not isinstance(part, Noise):
-                out = out - _sandwich(part.mean, S)
+                out = out - sandwich(part.mean, S)
         return out
 
+    def second(self, S: np.ndarray) -> np.ndarray:
+        return self._moment(S, _sandwich, lambda part, X: part.second(X))
+
     def adjoint_second(self, Y: np.ndarray) -> np.ndarray:
-        out = _adjoint_sandwich(self.mean, Y)
-        for part in self.parts:
-            if isinstance(part, Fixed):  # no fluctuation
-                continue
-            out = out + part.adjoint_second(Y)
-            if not isinstance(part, Noise):
-                out = out - _adjoint_sandwich(part.mean, Y)
-        return out
+        return self._moment(Y, _adjoint_sandwich, lambda part, X: part.adjoint_second(X))
 
 
 @dataclass(frozen=True, eq=False)
