@@ -29,18 +29,24 @@ def data():
     return X, X @ rng.standard_normal((M, D)).T  # realisable targets: inf f = 0
 
 
-def make():
-    """f(W) = mse_loss(X Wᵀ, Y) = ‖X Wᵀ − Y‖²/(N M): its Hessian is (2/(N M)) XᵀX ⊗ I, so L = 2 λ_max(XᵀX)/(N M)."""
+def linear(**kwargs):
+    """A bias-free linear layer from W0 = 0 under mean squared error on the data, as a problem."""
     X, Y = data()
     model = torch.nn.Linear(D, M, bias=False).double()
     with torch.no_grad():
         model.weight.zero_()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)),
                                          batch_size=8)
-    L = 2 * float(np.linalg.eigvalsh(X.T @ X)[-1]) / (N * M)
     return from_module(model, model.weight, torch.nn.functional.mse_loss, loader, f_star=0.0, name="torch-linear",
-                       constants={{"L": Constant(L, "2 lambda_max(X^T X)/(N M), the Hessian of the mean squared error",
-                                                 "upper")}})
+                       **kwargs)
+
+
+def make():
+    """f(W) = mse_loss(X Wᵀ, Y) = ‖X Wᵀ − Y‖²/(N M): its Hessian is (2/(N M)) XᵀX ⊗ I, so L = 2 λ_max(XᵀX)/(N M)."""
+    X, _ = data()
+    L = 2 * float(np.linalg.eigvalsh(X.T @ X)[-1]) / (N * M)
+    return linear(constants={{"L": Constant(L, "2 lambda_max(X^T X)/(N M), the Hessian of the mean squared error",
+                                            "upper")}})
 '''
 
 
@@ -96,11 +102,5 @@ def test_estimated_constants_for_a_torch_factory_are_conditional(tmp_path):
 UNDECLARED = '''
 
 def make_undeclared():
-    X, Y = data()
-    model = torch.nn.Linear(D, M, bias=False).double()
-    with torch.no_grad():
-        model.weight.zero_()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)),
-                                         batch_size=8)
-    return from_module(model, model.weight, torch.nn.functional.mse_loss, loader, f_star=0.0, name="torch-linear")
+    return linear()
 '''
