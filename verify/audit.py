@@ -51,6 +51,7 @@ import numpy as np
 
 from verify import stats
 from verify.blocks import Moments
+from verify.exact.quadratic import unvec, vec
 from verify.measures import measure_values
 from verify.problems.base import SAFE_DIRECTION
 
@@ -68,6 +69,8 @@ def _direction(key: str, kind: str) -> str:
     """The witness's direction: that of the constant's kind, or, for an estimate, the one that keeps a check
     sound (:data:`~verify.problems.base.SAFE_DIRECTION`)."""
     return SAFE_DIRECTION.get(key, "equal") if kind == "estimate" else _SAFE[kind]
+
+
 #: Theorem constants that say the method uses the stochastic oracle (then the oracle is audited).
 STOCHASTIC = {"A", "C", "sigma2", "Lms"}
 
@@ -85,17 +88,13 @@ def _sampled(constant: str, declared: float, X: np.ndarray, direction: str, how:
             "moments": Moments.of(X).to_record(), "how": how}
 
 
-def _flat(W: np.ndarray) -> np.ndarray:
-    return np.swapaxes(np.asarray(W, dtype=float), -1, -2).reshape(*np.shape(W)[:-2], -1)
-
-
 def _hessian(oracle: Any, W0: np.ndarray) -> np.ndarray:
     """``(..., mn, mn)`` Hessian of an affine gradient oracle ``(R, m, n) → (R, ..., m, n)`` at ``W0``."""
     m, n = W0.shape
     d = m * n
-    E = np.swapaxes(np.eye(d).reshape(d, n, m), -1, -2)           # E[j] = unvec(e_j), column-major
+    E = unvec(np.eye(d), (m, n))                                   # E[j] = unvec(e_j), column-major
     G = oracle(np.concatenate([W0[None], W0[None] + E]))
-    cols = _flat(G[1:] - G[:1])                                    # (d, ..., d): column j of each Hessian
+    cols = vec(G[1:] - G[:1])                                      # (d, ..., d): column j of each Hessian
     A = np.moveaxis(cols, 0, -1)
     return (A + np.swapaxes(A, -1, -2)) / 2
 
@@ -120,10 +119,10 @@ def _quadratic_items(problem: Any) -> list[dict[str, Any]]:
         items.append(_exact("mu", consts["mu"].value, float(positive[0]), _direction("mu", consts["mu"].kind),
                             "smallest positive eigenvalue of the Hessian read off the gradient oracle", top))
     if "f_star" in consts:
-        g0 = _flat(problem.grad(W0[None])[0])
+        g0 = vec(problem.grad(W0[None])[0])
         step = np.linalg.lstsq(A, g0, rcond=None)[0]
         m, n = problem.shape
-        W_star = W0 - step.reshape(n, m).T
+        W_star = W0 - unvec(step, (m, n))
         f_pair = problem.f(np.stack([W_star, W0]))
         fs = consts["f_star"]
         items.append(_exact("f_star", fs.value, float(f_pair[0]), _direction("f_star", fs.kind),
